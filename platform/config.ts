@@ -1,0 +1,221 @@
+import path from 'node:path';
+import crypto from 'node:crypto';
+
+/** One rung of the live transcoding ladder. */
+export interface Rung {
+  name: string;
+  height: number;
+  videoBitrateKbps: number;
+}
+
+/** The whole platform configuration, validated once at boot (see README "Configuration"). */
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  dataDir: string;
+  publicHost: string;
+  logLevel: string;
+  ports: { api: number; rtmp: number; ingestHttp: number; origin: number; edge: number };
+  /** Host the HTTP services bind to. */
+  bindHost: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  s3?: {
+    bucket: string;
+    endpoint?: string;
+    region: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    forcePathStyle: boolean;
+  };
+  kafkaBrokers?: string[];
+  /** Which bus adapter carries events. */
+  busDriver: 'memory' | 'redis' | 'kafka';
+  auth: {
+    jwtSecret: string;
+    issuer: string;
+    audience: string;
+    accessTtlSeconds: number;
+    refreshTtlSeconds: number;
+    loginMaxAttempts: number;
+    loginWindowSeconds: number;
+  };
+  live: {
+    partTargetSeconds: number;
+    segmentSeconds: number;
+    dvrWindowSeconds: number;
+    reconnectGraceSeconds: number;
+    ladder: Rung[];
+    x264Preset: string;
+    ffmpegPath: string;
+    ffprobePath: string;
+  };
+  origin: { blockingTimeoutMs: number; internalUrl: string };
+  edge: { originUrls: string[]; cacheBytes: number; playbackSigningKey?: string };
+  /** Internal URL services use to reach control-api when split into processes. */
+  controlApiUrl: string;
+  /** Shared secret for service-to-service calls (ingest → control-api authorization). */
+  internalToken: string;
+}
+
+/** Thrown at boot for any invalid variable; the message names the variable. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, def: string): string {
+  const v = env[name];
+  return v === undefined || v === '' ? def : v;
+}
+
+function num(env: Env, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min || v > max) {
+    throw new ConfigError(`${name}=${raw} must be a number between ${min} and ${max}`);
+  }
+  return v;
+}
+
+function port(env: Env, name: string, def: number): number {
+  const v = num(env, name, def, 0, 65535);
+  if (!Number.isInteger(v)) throw new ConfigError(`${name} must be an integer port`);
+  return v;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name}=${raw} must be true or false`);
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  try {
+    new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL`);
+  }
+  return raw;
+}
+
+/** Parses LIVE_LADDER, e.g. "720p:720:2800,480p:480:1400,360p:360:800". */
+export function parseLadder(raw: string): Rung[] {
+  const rungs = raw.split(',').map((part) => {
+    const [name, height, kbps] = part.trim().split(':');
+    const h = Number(height);
+    const b = Number(kbps);
+    if (!name || !/^[a-z0-9_-]+$/i.test(name) || !Number.isInteger(h) || h < 64 || h > 4320 || h % 2 || !(b > 0)) {
+      throw new ConfigError(`LIVE_LADDER entry "${part}" must be name:evenHeight:kbps`);
+    }
+    return { name, height: h, videoBitrateKbps: b };
+  });
+  if (rungs.length === 0) throw new ConfigError('LIVE_LADDER must name at least one rung');
+  return rungs.sort((a, b) => b.height - a.height);
+}
+
+const DEFAULT_LADDER = '720p:720:2800,480p:480:1400,360p:360:800';
+
+/** Reads and validates the environment. Only this function reads process.env. */
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = str(env, 'NODE_ENV', 'development');
+  if (!['development', 'production', 'test'].includes(nodeEnv)) {
+    throw new ConfigError('NODE_ENV must be development, production or test');
+  }
+  const dataDir = path.resolve(str(env, 'DATA_DIR', './data'));
+  const publicHost = str(env, 'PUBLIC_HOST', '127.0.0.1');
+  const ports = {
+    api: port(env, 'API_PORT', 8080),
+    rtmp: port(env, 'RTMP_PORT', 1935),
+    ingestHttp: port(env, 'INGEST_HTTP_PORT', 8085),
+    origin: port(env, 'ORIGIN_PORT', 8090),
+    edge: port(env, 'EDGE_PORT', 8091),
+  };
+  const jwtSecret = env.JWT_SECRET ?? '';
+  if (nodeEnv === 'production' && jwtSecret.length < 32) {
+    throw new ConfigError('JWT_SECRET must be set to at least 32 characters in production');
+  }
+  const s3Bucket = env.S3_BUCKET;
+  const kafka = env.KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
+  const redisUrl = url(env, 'REDIS_URL');
+  const busDriver = str(env, 'BUS_DRIVER', kafka?.length ? 'kafka' : redisUrl ? 'redis' : 'memory');
+  if (busDriver !== 'memory' && busDriver !== 'redis' && busDriver !== 'kafka') {
+    throw new ConfigError('BUS_DRIVER must be memory, redis or kafka');
+  }
+  if (busDriver === 'redis' && !redisUrl) throw new ConfigError('BUS_DRIVER=redis needs REDIS_URL');
+  if (busDriver === 'kafka' && !kafka?.length) throw new ConfigError('BUS_DRIVER=kafka needs KAFKA_BROKERS');
+  const originPort = ports.origin;
+  const originUrls = str(env, 'ORIGIN_URLS', `http://127.0.0.1:${originPort}`)
+    .split(',')
+    .map((u) => u.trim().replace(/\/$/, ''))
+    .filter(Boolean);
+  for (const u of originUrls) {
+    try {
+      new URL(u);
+    } catch {
+      throw new ConfigError(`ORIGIN_URLS entry "${u}" is not a URL`);
+    }
+  }
+  const partTarget = num(env, 'LIVE_PART_TARGET', 0.5, 0.1, 2);
+  const segment = num(env, 'LIVE_SEGMENT_SECONDS', 2, 1, 10);
+  if (segment < partTarget * 2) throw new ConfigError('LIVE_SEGMENT_SECONDS must be at least twice LIVE_PART_TARGET');
+
+  return {
+    env: nodeEnv as Config['env'],
+    dataDir,
+    publicHost,
+    logLevel: str(env, 'LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info'),
+    ports,
+    bindHost: str(env, 'BIND_HOST', '0.0.0.0'),
+    databaseUrl: url(env, 'DATABASE_URL'),
+    redisUrl,
+    s3: s3Bucket
+      ? {
+          bucket: s3Bucket,
+          endpoint: url(env, 'S3_ENDPOINT'),
+          region: str(env, 'S3_REGION', 'us-east-1'),
+          accessKeyId: env.S3_ACCESS_KEY_ID,
+          secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+          forcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE', Boolean(env.S3_ENDPOINT)),
+        }
+      : undefined,
+    kafkaBrokers: kafka?.length ? kafka : undefined,
+    busDriver,
+    auth: {
+      // Without JWT_SECRET (development), a random secret: tokens do not survive a restart.
+      jwtSecret: jwtSecret || crypto.randomBytes(32).toString('hex'),
+      issuer: str(env, 'JWT_ISSUER', 'streamforge'),
+      audience: str(env, 'JWT_AUDIENCE', 'streamforge-api'),
+      accessTtlSeconds: num(env, 'ACCESS_TOKEN_TTL', 900, 30, 86400),
+      refreshTtlSeconds: num(env, 'REFRESH_TOKEN_TTL', 30 * 86400, 60),
+      loginMaxAttempts: num(env, 'LOGIN_MAX_ATTEMPTS', 10, 1, 1000),
+      loginWindowSeconds: num(env, 'LOGIN_WINDOW_SECONDS', 900, 1),
+    },
+    live: {
+      partTargetSeconds: partTarget,
+      segmentSeconds: segment,
+      dvrWindowSeconds: num(env, 'LIVE_DVR_WINDOW', 3600, 10),
+      reconnectGraceSeconds: num(env, 'LIVE_RECONNECT_GRACE', 10, 0, 600),
+      ladder: parseLadder(str(env, 'LIVE_LADDER', DEFAULT_LADDER)),
+      x264Preset: str(env, 'LIVE_X264_PRESET', 'veryfast'),
+      ffmpegPath: str(env, 'FFMPEG_PATH', 'ffmpeg'),
+      ffprobePath: str(env, 'FFPROBE_PATH', 'ffprobe'),
+    },
+    origin: {
+      blockingTimeoutMs: num(env, 'ORIGIN_BLOCKING_TIMEOUT_MS', 6000, 100, 60000),
+      internalUrl: str(env, 'ORIGIN_INTERNAL_URL', `http://127.0.0.1:${originPort}`),
+    },
+    edge: {
+      originUrls,
+      cacheBytes: num(env, 'EDGE_CACHE_BYTES', 512 * 1024 * 1024, 1024 * 1024),
+      playbackSigningKey: env.PLAYBACK_SIGNING_KEY || undefined,
+    },
+    controlApiUrl: str(env, 'CONTROL_API_URL', `http://127.0.0.1:${ports.api}`),
+    internalToken: env.INTERNAL_TOKEN || crypto.randomBytes(24).toString('hex'),
+  };
+}
