@@ -1,0 +1,151 @@
+/**
+ * control-api's public contract: the shapes its HTTP API answers with, what the live pipeline gets back
+ * when it asks whether a stream key may publish, and the bus topics control-api publishes.
+ * HTTP field names here are public (DESIGN.md "Contracts"): extend, never rename.
+ */
+import type { Rung } from '../platform/config.js';
+
+/** What an account may do: viewers watch, creators also stream and upload, admins also administer. */
+export type AccountRole = 'viewer' | 'creator' | 'admin';
+
+/** An account as the API returns it (never the password hash). */
+export interface AccountView {
+  id: string;
+  email: string;
+  displayName: string;
+  role: AccountRole;
+  /** ISO 8601. */
+  createdAt: string;
+}
+
+/** Answer to login and refresh; `expiresIn` is the access token lifetime in seconds. */
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+  tokenType: 'Bearer';
+}
+
+/**
+ * Maturity scale of profiles: the MPAA film ratings, lowest first. A profile sees titles rated at or
+ * below its ceiling. Kids profiles are capped at PG-13 (default PG); standard profiles default to NC-17.
+ */
+export const MATURITY_RATINGS = ['G', 'PG', 'PG-13', 'R', 'NC-17'] as const;
+
+/** One rating of MATURITY_RATINGS. */
+export type MaturityRating = (typeof MATURITY_RATINGS)[number];
+
+/** Profile flavour: kids profiles get a capped maturity ceiling. */
+export type ProfileKind = 'standard' | 'kids';
+
+/** A viewing profile of an account (the PIN itself is never returned). */
+export interface ProfileView {
+  id: string;
+  name: string;
+  kind: ProfileKind;
+  maturityCeiling: MaturityRating;
+  hasPin: boolean;
+  /** Name of a built-in avatar. */
+  avatar: string;
+  createdAt: string;
+}
+
+/** Lifecycle of a live stream: idle until a publisher connects, live while media flows, ended after. */
+export type LiveStreamStatus = 'idle' | 'live' | 'ended';
+
+/** Whether playback URLs work as they are or need a signed token from the edge. */
+export type PlaybackPolicy = 'public' | 'signed';
+
+/** One rung of a per-stream transcoding ladder (the same shape as the platform default ladder). */
+export type LadderRung = Rung;
+
+/** Absolute playback URLs at the edge: an HLS multivariant playlist and a DASH MPD. */
+export interface PlaybackUrls {
+  hls: string;
+  dash: string;
+}
+
+/** A live stream as the API returns it; `streamKey` is present only on create and rotate-key. */
+export interface LiveStreamView {
+  id: string;
+  title: string;
+  /** The secret OBS puts in "Stream Key"; shown once. */
+  streamKey?: string;
+  /** First characters of the key, to tell keys apart in a UI; not enough to publish. */
+  streamKeyPrefix: string;
+  /** OBS "Server": `rtmp://HOST[:PORT]/live`. */
+  rtmpUrl: string;
+  /** WHIP endpoint (the stream key is the Bearer token). */
+  whipUrl: string;
+  playback: PlaybackUrls;
+  status: LiveStreamStatus;
+  enabled: boolean;
+  passthrough: boolean;
+  /** Per-stream ladder, or null for the platform default. */
+  ladder: LadderRung[] | null;
+  playbackPolicy: PlaybackPolicy;
+  /** Recordings of this stream, newest first. */
+  recentAssetIds: string[];
+  createdAt: string;
+  updatedAt: string;
+  lastLiveAt: string | null;
+}
+
+/** Processing state of an asset (a recording or an upload). */
+export type AssetStatus = 'preparing' | 'ready' | 'errored';
+
+/** An on-demand asset as the API returns it. */
+export interface AssetView {
+  id: string;
+  title: string;
+  status: AssetStatus;
+  /** Seconds, once known. */
+  duration: number | null;
+  liveStreamId: string | null;
+  playback: PlaybackUrls;
+  createdAt: string;
+}
+
+/** Why a publish was refused. */
+export type PublishRejection = 'unknown-key' | 'disabled' | 'already-live';
+
+/** Answer to "may this stream key publish?" (asked by ingest on RTMP publish / WHIP offer). */
+export type PublishAuthorization =
+  | {
+      ok: true;
+      streamId: string;
+      accountId: string;
+      /** Present when the stream overrides the platform ladder. */
+      ladder?: LadderRung[];
+      passthrough: boolean;
+      playbackPolicy: PlaybackPolicy;
+    }
+  | { ok: false; reason: PublishRejection };
+
+/** What the live pipeline tells control-api when a recording becomes an asset. */
+export interface RecordingAssetInput {
+  liveStreamId: string;
+  /** Chosen by the pipeline when storage keys already use it; generated otherwise. */
+  id?: string;
+  title?: string;
+  status?: AssetStatus;
+  durationSeconds?: number;
+}
+
+/** Header carrying config.internalToken on the /internal/v1 routes (service-to-service). */
+export const INTERNAL_TOKEN_HEADER = 'x-internal-token';
+
+/** Bus topics control-api publishes (`module.noun.pastTense`). */
+export interface ControlApiTopics {
+  [topic: string]: object;
+  'control.stream.created': { streamId: string; accountId: string; atMs: number };
+  /** Ingest drops a live publisher of a deleted stream. */
+  'control.stream.deleted': { streamId: string; accountId: string; atMs: number };
+  /** The old key no longer authorizes new publishes; a session already live continues. */
+  'control.stream.keyRotated': { streamId: string; accountId: string; atMs: number };
+  /** Ingest drops a live publisher of a disabled stream. */
+  'control.stream.disabled': { streamId: string; accountId: string; atMs: number };
+  'control.stream.enabled': { streamId: string; accountId: string; atMs: number };
+  'control.stream.statusChanged': { streamId: string; accountId: string; status: LiveStreamStatus; atMs: number };
+  'control.asset.created': { assetId: string; accountId: string; liveStreamId: string | null; atMs: number };
+}

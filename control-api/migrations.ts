@@ -1,0 +1,82 @@
+import type { Migration } from '../platform/sql/migrate.js';
+
+/**
+ * control-api schema. Plain SQL that runs unchanged on PGlite and Postgres: no extensions, ids are
+ * generated in TypeScript (crypto.randomUUID()), timestamps are set by the caller where ordering
+ * matters (pagination cursors round-trip through JS Dates, which hold milliseconds only).
+ */
+export const controlApiMigrations: Migration[] = [
+  {
+    id: 'control_api_0001_accounts',
+    up: `
+      CREATE TABLE accounts (
+        id uuid PRIMARY KEY,
+        email text NOT NULL UNIQUE CHECK (email = lower(email)),
+        password_hash text NOT NULL,
+        display_name text NOT NULL,
+        role text NOT NULL DEFAULT 'creator' CHECK (role IN ('viewer', 'creator', 'admin')),
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE refresh_tokens (
+        id uuid PRIMARY KEY,
+        account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        family_id uuid NOT NULL,
+        token_hash text NOT NULL UNIQUE,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        used_at timestamptz,
+        revoked_at timestamptz
+      );
+      CREATE INDEX refresh_tokens_family_idx ON refresh_tokens (family_id);
+      CREATE INDEX refresh_tokens_account_idx ON refresh_tokens (account_id);
+    `,
+  },
+  {
+    id: 'control_api_0002_profiles',
+    up: `
+      CREATE TABLE profiles (
+        id uuid PRIMARY KEY,
+        account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        kind text NOT NULL DEFAULT 'standard' CHECK (kind IN ('standard', 'kids')),
+        maturity_ceiling text NOT NULL CHECK (maturity_ceiling IN ('G', 'PG', 'PG-13', 'R', 'NC-17')),
+        pin_hash text,
+        avatar text NOT NULL DEFAULT 'default',
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX profiles_account_idx ON profiles (account_id, created_at);
+    `,
+  },
+  {
+    id: 'control_api_0003_live_streams',
+    up: `
+      CREATE TABLE live_streams (
+        id uuid PRIMARY KEY,
+        account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        title text NOT NULL,
+        stream_key_hash text NOT NULL UNIQUE,
+        stream_key_prefix text NOT NULL,
+        enabled boolean NOT NULL DEFAULT true,
+        status text NOT NULL DEFAULT 'idle' CHECK (status IN ('idle', 'live', 'ended')),
+        ladder jsonb,
+        passthrough boolean NOT NULL DEFAULT false,
+        playback_policy text NOT NULL DEFAULT 'public' CHECK (playback_policy IN ('public', 'signed')),
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        last_live_at timestamptz
+      );
+      CREATE INDEX live_streams_account_page_idx ON live_streams (account_id, created_at DESC, id DESC);
+      CREATE TABLE assets (
+        id uuid PRIMARY KEY,
+        account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        live_stream_id uuid REFERENCES live_streams (id) ON DELETE SET NULL,
+        title text NOT NULL,
+        status text NOT NULL DEFAULT 'preparing' CHECK (status IN ('preparing', 'ready', 'errored')),
+        duration_seconds double precision,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX assets_live_stream_idx ON assets (live_stream_id, created_at DESC);
+      CREATE INDEX assets_account_idx ON assets (account_id, created_at DESC);
+    `,
+  },
+];

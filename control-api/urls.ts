@@ -1,0 +1,33 @@
+import type { Config } from '../platform/config.js';
+import type { PlaybackUrls } from './contract.js';
+
+/** The config a URL builder needs: the public host and the public ports. */
+export type UrlConfig = Pick<Config, 'publicHost' | 'ports'>;
+
+/** Ports a URL may leave out (RFC 3986 §3.2.3); 1935 is RTMP's registered default, which OBS and FFmpeg assume. */
+const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, rtmp: 1935, rtmps: 443 };
+
+/** `scheme://host[:port]`, with the port omitted when it is the scheme default and IPv6 hosts bracketed. */
+export function toOrigin(scheme: string, host: string, port: number): string {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return port === DEFAULT_PORTS[scheme] ? `${scheme}://${h}` : `${scheme}://${h}:${port}`;
+}
+
+/** Absolute publish and playback URLs of one live stream (playback points at the edge). */
+export function toLiveStreamUrls(config: UrlConfig, streamId: string): { rtmpUrl: string; whipUrl: string; playback: PlaybackUrls } {
+  const edge = toOrigin('http', config.publicHost, config.ports.edge);
+  const id = encodeURIComponent(streamId);
+  return {
+    // OBS "Server" field; the stream key goes in "Stream Key", so it is not part of this URL.
+    rtmpUrl: `${toOrigin('rtmp', config.publicHost, config.ports.rtmp)}/live`,
+    whipUrl: `${toOrigin('http', config.publicHost, config.ports.ingestHttp)}/whip/${id}`,
+    playback: { hls: `${edge}/live/${id}/master.m3u8`, dash: `${edge}/live/${id}/manifest.mpd` },
+  };
+}
+
+/** Absolute playback URLs of one on-demand asset at the edge. */
+export function toAssetPlaybackUrls(config: UrlConfig, assetId: string): PlaybackUrls {
+  const edge = toOrigin('http', config.publicHost, config.ports.edge);
+  const id = encodeURIComponent(assetId);
+  return { hls: `${edge}/vod/${id}/master.m3u8`, dash: `${edge}/vod/${id}/manifest.mpd` };
+}

@@ -1,0 +1,118 @@
+/**
+ * Composition root. `node dist/main.js [service]` runs one service (control-api, ingest, packager, origin,
+ * edge-cache) or, by default, all of them in one process on the embedded defaults.
+ */
+import { pathToFileURL } from 'node:url';
+import {
+  Lifecycle,
+  createBlobStore,
+  createBus,
+  createLiveState,
+  createLogger,
+  createMetricsRegistry,
+  createSql,
+  loadConfig,
+  type Config,
+  type Logger,
+} from './platform/index.js';
+import { ControlApiServer } from './control-api/index.js';
+import { IngestServer, type PublishAuthorizer } from './ingest/index.js';
+import { LiveCatalog, LivePackager } from './packager/index.js';
+import { OriginServer } from './origin/index.js';
+import { EdgeServer } from './edge-cache/index.js';
+
+/** The services `main.js` can run. */
+export const SERVICES = ['control-api', 'ingest', 'packager', 'origin', 'edge-cache'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+/** A running platform: what tests and the CLI hold on to. */
+export interface RunningPlatform {
+  config: Config;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/** Builds and starts the named services (all of them by default) sharing one set of adapters. */
+export async function startPlatform(config: Config, services: readonly ServiceName[] = SERVICES, logger = createLogger(config.logLevel)): Promise<RunningPlatform> {
+  const life = new Lifecycle(logger);
+  const metrics = createMetricsRegistry();
+  const has = (s: ServiceName) => services.includes(s);
+  let ready = false;
+  try {
+    const liveState = life.add('live-state', createLiveState(config));
+    const bus = life.add('bus', createBus(config, logger));
+    const blobs = life.add('blobs', createBlobStore(config));
+    const catalog = new LiveCatalog(liveState);
+
+    let controlApi: ControlApiServer | undefined;
+    if (has('control-api')) {
+      const sql = life.add('sql', await createSql(config));
+      controlApi = new ControlApiServer({ sql, liveState, bus, logger, metrics, ready: () => ready }, config);
+      await controlApi.start();
+      life.add('control-api', controlApi);
+    }
+    if (has('packager')) {
+      const packager = new LivePackager({ bus, blobs, catalog, logger, metrics }, config);
+      await packager.start();
+      life.add('packager', packager);
+    }
+    if (has('origin')) {
+      const origin = new OriginServer({ blobs, catalog, logger, metrics }, config);
+      await origin.start();
+      life.add('origin', origin);
+    }
+    if (has('edge-cache')) {
+      const edge = new EdgeServer({ logger, metrics }, config);
+      await edge.start();
+      life.add('edge-cache', edge);
+    }
+    if (has('ingest')) {
+      // In one process the authorizer is control-api itself; split, it is control-api over HTTP.
+      const authorizer: PublishAuthorizer = controlApi ?? IngestServer.httpAuthorizer(config);
+      const ingest = new IngestServer({ authorizer, bus, logger, metrics }, config);
+      await ingest.start();
+      life.add('ingest', ingest);
+    }
+  } catch (err) {
+    await life.close();
+    throw err;
+  }
+  ready = true;
+  logger.info({ services, api: config.ports.api, rtmp: config.ports.rtmp, edge: config.ports.edge }, 'platform ready');
+  return {
+    config,
+    logger,
+    close: async () => {
+      ready = false;
+      await life.close();
+    },
+  };
+}
+
+async function cli(): Promise<void> {
+  const arg = process.argv[2] ?? 'all';
+  const services = arg === 'all' ? SERVICES : SERVICES.filter((s) => s === arg);
+  if (services.length === 0) {
+    process.stderr.write(`unknown service "${arg}"; use one of: all, ${SERVICES.join(', ')}\n`);
+    process.exit(2);
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`configuration error: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger(config.logLevel);
+  const running = await startPlatform(config, services, logger).catch((err) => {
+    logger.fatal({ err }, 'start failed');
+    process.exit(1);
+  });
+  const life = new Lifecycle(logger);
+  life.add('platform', running);
+  life.closeOnSignals();
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void cli();
+}

@@ -1,0 +1,75 @@
+import crypto from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { BlobStore, ByteRange } from '../platform/index.js';
+import { BlobRangeError } from '../platform/index.js';
+
+/** A whole object held in memory. */
+interface HotObject {
+  body: Buffer;
+  contentType?: string;
+  etag: string;
+}
+
+/** What the origin sends: the body (or the requested slice of it) and its headers' inputs. */
+export interface ServedObject {
+  body: Buffer;
+  size: number;
+  contentType?: string;
+  etag: string;
+  range?: { start: number; end: number };
+}
+
+/**
+ * Recently written and requested media kept in memory (bounded in bytes, LRU), read through from the
+ * BlobStore. Everything the origin serves from storage is immutable once written, so entries never go stale.
+ */
+export class HotObjects {
+  private readonly cache: LRUCache<string, HotObject>;
+  private readonly loading = new Map<string, Promise<HotObject | null>>();
+
+  constructor(
+    private readonly blobs: BlobStore,
+    maxBytes: number,
+  ) {
+    this.cache = new LRUCache<string, HotObject>({ maxSize: maxBytes, sizeCalculation: (o) => o.body.length + 256 });
+  }
+
+  /** Puts bytes the caller just wrote, so the first reader does not go to storage. */
+  remember(key: string, body: Buffer, contentType?: string): void {
+    this.cache.set(key, { body, contentType, etag: etagOf(body) });
+  }
+
+  /** The object (sliced to range), or null when it does not exist. */
+  async get(key: string, range?: ByteRange): Promise<ServedObject | null> {
+    const obj = this.cache.get(key) ?? (await this.load(key));
+    if (!obj) return null;
+    const size = obj.body.length;
+    if (!range) return { body: obj.body, size, contentType: obj.contentType, etag: obj.etag };
+    if (range.start >= size) throw new BlobRangeError(size);
+    const end = Math.min(range.end ?? size - 1, size - 1);
+    return { body: obj.body.subarray(range.start, end + 1), size, contentType: obj.contentType, etag: obj.etag, range: { start: range.start, end } };
+  }
+
+  /** One storage read per key however many requests arrive together. */
+  private load(key: string): Promise<HotObject | null> {
+    let p = this.loading.get(key);
+    if (!p) {
+      p = (async () => {
+        const got = await this.blobs.get(key);
+        if (!got) return null;
+        const chunks: Buffer[] = [];
+        for await (const c of got.body) chunks.push(c as Buffer);
+        const body = Buffer.concat(chunks);
+        const obj = { body, contentType: got.info.contentType, etag: etagOf(body) };
+        this.cache.set(key, obj);
+        return obj;
+      })().finally(() => this.loading.delete(key));
+      this.loading.set(key, p);
+    }
+    return p;
+  }
+}
+
+function etagOf(body: Buffer): string {
+  return `"${crypto.createHash('sha1').update(body).digest('base64url').slice(0, 22)}"`;
+}

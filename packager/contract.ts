@@ -1,0 +1,94 @@
+/**
+ * The packager's public contract: what it publishes on the bus and the live catalog state the origin
+ * reads to render playlists and answer blocking reloads (RFC 8216bis §6.2.5.2).
+ */
+
+/** One part of a segment, as listed by EXT-X-PART. */
+export interface PartEntry {
+  /** Seconds. */
+  duration: number;
+  independent: boolean;
+}
+
+/** A complete segment in the live window. */
+export interface SegmentEntry {
+  msn: number;
+  /** Seconds. */
+  duration: number;
+  /** Ingest wall clock of the segment's first sample, epoch ms (EXT-X-PROGRAM-DATE-TIME). */
+  programDateTimeMs: number;
+  /** First segment after a publisher reconnect or transcoder restart (EXT-X-DISCONTINUITY). */
+  discontinuity?: boolean;
+  /** Media time of the first sample, in the track timescale (DASH SegmentTimeline `t`). */
+  startTime: number;
+  /** Parts, kept only for recent segments (the spec lets older ones drop their EXT-X-PART lines). */
+  parts?: PartEntry[];
+}
+
+/** Everything the origin needs to render one rendition's media playlist. */
+export interface RenditionState {
+  streamId: string;
+  rendition: string;
+  kind: 'video' | 'audio';
+  /** Track timescale (ticks per second). */
+  timescale: number;
+  /** Init segment file name within the rendition folder, versioned per session (`init-<n>.mp4`). */
+  initName: string;
+  /** EXT-X-PART-INF PART-TARGET, seconds. */
+  partTarget: number;
+  /** EXT-X-TARGETDURATION, whole seconds. */
+  targetDuration: number;
+  /** Number of discontinuities that scrolled out of the window (EXT-X-DISCONTINUITY-SEQUENCE). */
+  discontinuitySequence: number;
+  /** Complete segments, oldest first (DVR window). */
+  segments: SegmentEntry[];
+  /** The segment being produced now: its msn and its finished parts. */
+  current: { msn: number; programDateTimeMs: number; startTime: number; discontinuity?: boolean; parts: PartEntry[] };
+  /** No more media will come (the session ended). */
+  ended: boolean;
+  /** Epoch ms of the last change. */
+  updatedAtMs: number;
+}
+
+/** What the multivariant playlist and MPD say about one rendition. */
+export interface RenditionInfo {
+  name: string;
+  kind: 'video' | 'audio';
+  codec: string;
+  bandwidth: number;
+  averageBandwidth?: number;
+  width?: number;
+  height?: number;
+  frameRate?: number;
+  sampleRate?: number;
+  channels?: number;
+  timescale: number;
+}
+
+/** A live stream's session as the origin sees it. */
+export interface StreamState {
+  streamId: string;
+  sessionId: string;
+  /** Epoch ms when the first sample was ingested (DASH availabilityStartTime). */
+  startedAtMs: number;
+  renditions: RenditionInfo[];
+  partTarget: number;
+  segmentTarget: number;
+  dvrWindowSeconds: number;
+  ended: boolean;
+}
+
+/** Bus topics the packager publishes. */
+export interface PackagerTopics {
+  [topic: string]: object;
+  'packager.session.started': { streamId: string; sessionId: string; startedAtMs: number };
+  'packager.session.failed': { streamId: string; sessionId: string; reason: string; atMs: number };
+  'packager.recording.ready': {
+    streamId: string;
+    sessionId: string;
+    assetId: string;
+    durationSeconds: number;
+    startedAtMs: number;
+    endedAtMs: number;
+  };
+}
