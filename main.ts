@@ -19,7 +19,7 @@ import { ControlApiServer } from './control-api/index.js';
 import { IngestServer, type PublishAuthorizer } from './ingest/index.js';
 import { LiveCatalog, LivePackager } from './packager/index.js';
 import { OriginServer } from './origin/index.js';
-import { EdgeServer } from './edge-cache/index.js';
+import { EdgeServer, edgeConfigFrom } from './edge-cache/index.js';
 
 /** The services `main.js` can run. */
 export const SERVICES = ['control-api', 'ingest', 'packager', 'origin', 'edge-cache'] as const;
@@ -62,7 +62,7 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
       life.add('origin', origin);
     }
     if (has('edge-cache')) {
-      const edge = new EdgeServer({ logger, metrics }, config);
+      const edge = new EdgeServer({ logger, metrics }, edgeConfigFrom(config));
       await edge.start();
       life.add('edge-cache', edge);
     }

@@ -3,7 +3,7 @@
  * when it asks whether a stream key may publish, and the bus topics control-api publishes.
  * HTTP field names here are public (DESIGN.md "Contracts"): extend, never rename.
  */
-import type { Rung } from '../platform/config.js';
+import type { Rung } from '../platform/index.js';
 
 /** What an account may do: viewers watch, creators also stream and upload, admins also administer. */
 export type AccountRole = 'viewer' | 'creator' | 'admin';
@@ -148,4 +148,19 @@ export interface ControlApiTopics {
   'control.stream.enabled': { streamId: string; accountId: string; atMs: number };
   'control.stream.statusChanged': { streamId: string; accountId: string; status: LiveStreamStatus; atMs: number };
   'control.asset.created': { assetId: string; accountId: string; liveStreamId: string | null; atMs: number };
+}
+
+/**
+ * What control-api offers the live pipeline, in process (ControlApiServer) or over HTTP
+ * (ControlApiClient, for split deployments): main.ts wires whichever fits.
+ */
+export interface LiveStreamControl {
+  /** May this stream key publish now? */
+  authorizePublish(streamKey: string): Promise<PublishAuthorization>;
+  /** Reports a stream's status; false when the stream does not exist. */
+  setStreamStatus(streamId: string, status: LiveStreamStatus): Promise<boolean>;
+  /** Registers a recording as an asset; undefined when the stream does not exist. */
+  createRecordingAsset(input: RecordingAssetInput): Promise<AssetView | undefined>;
+  /** Updates an asset's processing state; false when the asset does not exist. */
+  setAssetStatus(assetId: string, status: AssetStatus, durationSeconds?: number): Promise<boolean>;
 }

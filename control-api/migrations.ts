@@ -1,4 +1,4 @@
-import type { Migration } from '../platform/sql/migrate.js';
+import type { Migration } from '../platform/index.js';
 
 /**
  * control-api schema. Plain SQL that runs unchanged on PGlite and Postgres: no extensions, ids are

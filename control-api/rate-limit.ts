@@ -1,4 +1,4 @@
-import type { LiveState } from '../platform/live-state/live-state.js';
+import type { LiveState } from '../platform/index.js';
 import { RateLimitedError } from './http-errors.js';
 
 /**

@@ -1,11 +1,14 @@
-import type { Config } from '../platform/config.js';
+import type { Config } from '../platform/index.js';
 import type { PlaybackUrls } from './contract.js';
 
 /** The config a URL builder needs: the public host and the public ports. */
 export type UrlConfig = Pick<Config, 'publicHost' | 'ports'>;
 
-/** Ports a URL may leave out (RFC 3986 §3.2.3); 1935 is RTMP's registered default, which OBS and FFmpeg assume. */
-const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, rtmp: 1935, rtmps: 443 };
+/**
+ * Ports a URL leaves out (RFC 3986 §3.2.3). RTMP's 1935 stays explicit: it is what DESIGN.md and the
+ * README show (`rtmp://HOST:1935/live`) and what users compare against in OBS's Server field.
+ */
+const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443 };
 
 /** `scheme://host[:port]`, with the port omitted when it is the scheme default and IPv6 hosts bracketed. */
 export function toOrigin(scheme: string, host: string, port: number): string {

@@ -82,6 +82,7 @@ export interface StreamState {
 export interface PackagerTopics {
   [topic: string]: object;
   'packager.session.started': { streamId: string; sessionId: string; startedAtMs: number };
+  'packager.session.ended': { streamId: string; sessionId: string; endedAtMs: number };
   'packager.session.failed': { streamId: string; sessionId: string; reason: string; atMs: number };
   'packager.recording.ready': {
     streamId: string;

@@ -50,7 +50,20 @@ export interface Config {
     ffprobePath: string;
   };
   origin: { blockingTimeoutMs: number; internalUrl: string };
-  edge: { originUrls: string[]; cacheBytes: number; playbackSigningKey?: string };
+  edge: {
+    originUrls: string[];
+    cacheBytes: number;
+    playbackSigningKey?: string;
+    requireToken: boolean;
+    diskCacheDir?: string;
+    diskCacheBytes?: number;
+    staleIfErrorSeconds: number;
+    healthIntervalMs: number;
+    connectTimeoutMs: number;
+    upstreamTimeoutMs?: number;
+    maxObjectBytes?: number;
+    blockingReloadTtlSeconds: number;
+  };
   /** Internal URL services use to reach control-api when split into processes. */
   controlApiUrl: string;
   /** Shared secret for service-to-service calls (ingest → control-api authorization). */
@@ -141,6 +154,9 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('JWT_SECRET must be set to at least 32 characters in production');
   }
   const s3Bucket = env.S3_BUCKET;
+  if (bool(env, 'EDGE_REQUIRE_TOKEN', false) && !env.PLAYBACK_SIGNING_KEY) {
+    throw new ConfigError('EDGE_REQUIRE_TOKEN=true needs PLAYBACK_SIGNING_KEY');
+  }
   const kafka = env.KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
   const redisUrl = url(env, 'REDIS_URL');
   const busDriver = str(env, 'BUS_DRIVER', kafka?.length ? 'kafka' : redisUrl ? 'redis' : 'memory');
@@ -214,6 +230,15 @@ export function loadConfig(env: Env = process.env): Config {
       originUrls,
       cacheBytes: num(env, 'EDGE_CACHE_BYTES', 512 * 1024 * 1024, 1024 * 1024),
       playbackSigningKey: env.PLAYBACK_SIGNING_KEY || undefined,
+      requireToken: bool(env, 'EDGE_REQUIRE_TOKEN', false),
+      diskCacheDir: env.EDGE_DISK_CACHE_DIR ? path.resolve(env.EDGE_DISK_CACHE_DIR) : undefined,
+      diskCacheBytes: env.EDGE_DISK_CACHE_BYTES ? num(env, 'EDGE_DISK_CACHE_BYTES', 0, 1024 * 1024) : undefined,
+      staleIfErrorSeconds: num(env, 'EDGE_STALE_IF_ERROR', 30, 0, 86400),
+      healthIntervalMs: num(env, 'EDGE_HEALTH_INTERVAL_MS', 2000, 100, 600_000),
+      connectTimeoutMs: num(env, 'EDGE_CONNECT_TIMEOUT_MS', 2000, 50, 60_000),
+      upstreamTimeoutMs: env.EDGE_UPSTREAM_TIMEOUT_MS ? num(env, 'EDGE_UPSTREAM_TIMEOUT_MS', 0, 100, 600_000) : undefined,
+      maxObjectBytes: env.EDGE_MAX_OBJECT_BYTES ? num(env, 'EDGE_MAX_OBJECT_BYTES', 0, 1024) : undefined,
+      blockingReloadTtlSeconds: num(env, 'EDGE_BLOCKING_RELOAD_TTL', 6, 0, 3600),
     },
     controlApiUrl: str(env, 'CONTROL_API_URL', `http://127.0.0.1:${ports.api}`),
     internalToken: env.INTERNAL_TOKEN || crypto.randomBytes(24).toString('hex'),

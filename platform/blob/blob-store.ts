@@ -72,3 +72,8 @@ export class InvalidKeyError extends Error {
     super(`invalid storage key ${JSON.stringify(key.slice(0, 80))}`);
   }
 }
+
+/** Orders keys by their UTF-8 bytes, the order S3's ListObjectsV2 uses; every adapter's list() sorts so. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}

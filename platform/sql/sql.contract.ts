@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { migrate, type Migration } from './migrate.js';
+import { isUniqueViolation, sqlState } from './sql-errors.js';
 import type { Sql } from './sql.js';
 
 /** Opens the adapter under test (a fresh, empty database) and says how to dispose of it. */
@@ -118,6 +119,8 @@ export function sqlContract(name: string, open: () => Promise<SqlSubject>): void
       const plain = await rejection(sql.query(`INSERT INTO uniq VALUES ($1)`, ['a@example.com']));
       expect(plain).toBeInstanceOf(Error);
       expect(plain.code).toBe('23505');
+      expect(isUniqueViolation(plain)).toBe(true);
+      expect(sqlState(await rejection(sql.query(`SELECT * FROM no_such_table`)))).toBe('42P01');
       const inTx = await rejection(
         sql.tx(async (q) => {
           await q.query(`INSERT INTO uniq VALUES ($1)`, ['b@example.com']);

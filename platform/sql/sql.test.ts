@@ -34,7 +34,7 @@ describe('PGlite persistence', () => {
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000); // two PGlite opens of a data dir: seconds each on a busy machine
 });
 
 describe('Postgres pool', () => {

@@ -23,6 +23,8 @@ async function serverFor(given: string | undefined, start: () => Promise<TestSer
  * from the installed binaries on free loopback ports and removed in teardown.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The SDK warns once per process that its 2027 releases need Node 22; in test logs that is noise.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const started: TestServer[] = [];
   const teardown = async () => {
     await Promise.allSettled(started.map((s) => s.stop()));

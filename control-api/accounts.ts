@@ -1,0 +1,89 @@
+import crypto from 'node:crypto';
+import { AppError, isUniqueViolation, type Config, type LiveState, type Sql } from '../platform/index.js';
+import type { AccountRole, AccountView, TokenPair } from './contract.js';
+import { badRequest, conflict } from './http-errors.js';
+import { DummyHash, hashSecret, normaliseEmail, passwordWeakness, verifySecret } from './passwords.js';
+import { insertProfile } from './profiles.js';
+import { FixedWindowLimiter } from './rate-limit.js';
+import type { TokenService } from './tokens.js';
+
+interface AccountRow {
+  id: string;
+  email: string;
+  password_hash: string;
+  display_name: string;
+  role: AccountRole;
+  created_at: Date;
+}
+
+function toView(row: AccountRow): AccountView {
+  return { id: row.id, email: row.email, displayName: row.display_name, role: row.role, createdAt: new Date(row.created_at).toISOString() };
+}
+
+/** Sign-up and login. */
+export class AccountService {
+  private readonly dummy = new DummyHash();
+  private readonly limiter: FixedWindowLimiter;
+
+  constructor(
+    private readonly deps: { sql: Sql; liveState: LiveState; tokens: TokenService },
+    config: Config,
+  ) {
+    this.limiter = new FixedWindowLimiter(
+      { liveState: deps.liveState },
+      { prefix: 'control-api:login', max: config.auth.loginMaxAttempts, windowSeconds: config.auth.loginWindowSeconds },
+    );
+  }
+
+  /** Creates a creator account with one default profile; 409 EMAIL_TAKEN, 400 WEAK_PASSWORD. */
+  async create(input: { email: string; password: string; displayName?: string }): Promise<AccountView> {
+    const email = normaliseEmail(input.email);
+    const weakness = passwordWeakness(input.password, email);
+    if (weakness) throw badRequest('WEAK_PASSWORD', weakness);
+    const displayName = input.displayName?.trim() || email.split('@')[0];
+    const passwordHash = await hashSecret(input.password);
+    try {
+      return await this.deps.sql.tx(async (q) => {
+        const [row] = await q.query<AccountRow>(
+          `INSERT INTO accounts (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, 'creator') RETURNING *`,
+          [crypto.randomUUID(), email, passwordHash, displayName],
+        );
+        await insertProfile(q, row.id, { name: displayName, kind: 'standard' });
+        return toView(row);
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict('EMAIL_TAKEN', 'an account with this email already exists');
+      throw err;
+    }
+  }
+
+  /** The account, or undefined when it no longer exists. */
+  async get(id: string): Promise<AccountView | undefined> {
+    const [row] = await this.deps.sql.query<AccountRow>(`SELECT * FROM accounts WHERE id = $1`, [id]);
+    return row && toView(row);
+  }
+
+  /** Checks credentials (rate limited per email and per client IP) and starts a refresh family. */
+  async login(input: { email: string; password: string }, clientIp: string): Promise<TokenPair> {
+    const email = normaliseEmail(input.email);
+    // Counted before the password is checked: the budget is for guesses, right or wrong.
+    await this.limiter.hit([`acct:${sha1(email)}`, `ip:${clientIp}`], 'login');
+    const [row] = await this.deps.sql.query<AccountRow>(`SELECT * FROM accounts WHERE email = $1`, [email]);
+    if (!row) {
+      await this.dummy.burn(input.password);
+      throw invalidCredentials();
+    }
+    if (!(await verifySecret(row.password_hash, input.password))) throw invalidCredentials();
+    return this.deps.tokens.issue({ accountId: row.id, role: row.role });
+  }
+}
+
+/** Keeps raw email addresses out of LiveState keys (Redis MONITOR, dumps). */
+function sha1(s: string): string {
+  return crypto.createHash('sha1').update(s).digest('base64url');
+}
+
+/** One answer for unknown email and wrong password, so the response does not reveal which accounts exist. */
+function invalidCredentials(): AppError {
+  return new AppError(401, 'INVALID_CREDENTIALS', 'email or password is incorrect');
+}

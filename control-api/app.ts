@@ -1,0 +1,109 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Config, Handler, LiveState, Logger, Registry, Sql, SubscribeOptions, Unsubscribe } from '../platform/index.js';
+import type { IngestTopics } from '../ingest/contract.js';
+import type { PackagerTopics } from '../packager/contract.js';
+import { AccountService } from './accounts.js';
+import { AssetService } from './assets.js';
+import type { ControlApiTopics } from './contract.js';
+import { BODY_LIMIT_BYTES, installErrorHandling } from './errors-plugin.js';
+import { installHttpMetrics } from './http-metrics.js';
+import { LiveStreamService } from './live-streams.js';
+import { ProfileService } from './profiles.js';
+import { assetsRoutes } from './routes/assets-routes.js';
+import { authRoutes } from './routes/auth-routes.js';
+import { healthRoutes } from './routes/health-routes.js';
+import { internalRoutes } from './routes/internal-routes.js';
+import { liveStreamsRoutes } from './routes/live-streams-routes.js';
+import { profilesRoutes } from './routes/profiles-routes.js';
+import type { Services } from './routes/route-context.js';
+import { TokenService } from './tokens.js';
+
+/** Every topic control-api publishes or consumes (the consumed ones are defined by their publishers). */
+export type ControlApiBusTopics = ControlApiTopics &
+  Pick<IngestTopics, 'ingest.stream.started' | 'ingest.stream.ended'> &
+  Pick<PackagerTopics, 'packager.recording.ready'>;
+
+/**
+ * The bus as control-api uses it: publishes its own topics, subscribes to the ones it consumes. Any
+ * platform Bus fits, including main.ts's untyped `Bus<TopicMap>`.
+ */
+export interface ControlApiBus {
+  publish<K extends keyof ControlApiTopics & string>(topic: K, msg: ControlApiTopics[K]): Promise<void>;
+  subscribe<K extends keyof ControlApiBusTopics & string>(
+    topic: K,
+    handler: Handler<ControlApiBusTopics[K]>,
+    opts?: SubscribeOptions,
+  ): Promise<Unsubscribe>;
+}
+
+/** What control-api is built from; main.ts (or a test) owns and closes all of it. */
+export interface ControlApiDeps {
+  sql: Sql;
+  liveState: LiveState;
+  logger: Logger;
+  metrics: Registry;
+  bus?: ControlApiBus;
+  /** Extra readiness for `/healthz`; one-process mode passes one covering every service. */
+  ready?: () => boolean | Promise<boolean>;
+}
+
+/** Builds the domain services over the ports (stateless: two sets over one Sql agree). */
+export function createServices(deps: ControlApiDeps, config: Config): Services {
+  const logger = deps.logger.child({ mod: 'control-api' });
+  const tokens = new TokenService({ sql: deps.sql }, config.auth);
+  const assets = new AssetService({ sql: deps.sql, logger, bus: deps.bus }, config);
+  return {
+    tokens,
+    assets,
+    accounts: new AccountService({ sql: deps.sql, liveState: deps.liveState, tokens }, config),
+    profiles: new ProfileService({ sql: deps.sql, liveState: deps.liveState }, config),
+    liveStreams: new LiveStreamService({ sql: deps.sql, assets, logger, bus: deps.bus }, config),
+  };
+}
+
+/**
+ * The control-api HTTP application: routes, schemas, OpenAPI at /docs, problem+json errors, metrics.
+ * It does not listen (ControlApiServer does), so tests drive it with `app.inject()`. The schema must
+ * already be migrated.
+ */
+export async function buildControlApi(deps: ControlApiDeps, config: Config): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ mod: 'control-api' }) as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // fastify's default ajv silently drops unknown properties; we want them to be a 400.
+    ajv: { customOptions: { removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  installErrorHandling(app);
+  installHttpMetrics(app, deps.metrics, 'control-api');
+  app.addHook('onSend', async (req, reply, payload) => {
+    // Tokens and stream keys must not sit in shared caches (RFC 6749 §5.1).
+    if (!reply.hasHeader('cache-control') && /^\/(v1|internal)\//.test(req.url)) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'streamforge control API',
+        version: '1.0.0',
+        description: 'Accounts, profiles, live streams and assets. Errors are application/problem+json {type, title, status, detail, code}.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const ctx = { services: createServices(deps, config), config };
+  await app.register(healthRoutes, { sql: deps.sql, metrics: deps.metrics, ready: deps.ready });
+  await app.register(authRoutes, ctx);
+  await app.register(profilesRoutes, ctx);
+  await app.register(liveStreamsRoutes, ctx);
+  await app.register(assetsRoutes, ctx);
+  await app.register(internalRoutes, ctx);
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,112 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { type Config, type Logger, migrate, type Unsubscribe } from '../platform/index.js';
+import type { PublishAuthorizer, PublishMeta } from '../ingest/contract.js';
+import type { PackagerTopics } from '../packager/contract.js';
+import { buildControlApi, createServices, type ControlApiDeps } from './app.js';
+import type {
+  AssetStatus, AssetView, LiveStreamControl, LiveStreamStatus, PublishAuthorization, RecordingAssetInput,
+} from './contract.js';
+import { controlApiMigrations } from './migrations.js';
+import type { Services } from './routes/route-context.js';
+
+/** Consumer group: with several control-api processes, each event is handled once. */
+const GROUP = 'control-api';
+
+/**
+ * The control-api service: migrates, listens on config.ports.api, and keeps stream status and
+ * recordings in step with the live pipeline, both from bus events and through direct calls
+ * (in one-process mode ingest calls `authorize` here; split, it uses the /internal HTTP routes).
+ */
+export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
+  private readonly services: Services;
+  private readonly logger: Logger;
+  private app?: FastifyInstance;
+  private readonly unsubscribes: Unsubscribe[] = [];
+  private listening = false;
+
+  constructor(
+    private readonly deps: ControlApiDeps,
+    private readonly config: Config,
+  ) {
+    this.services = createServices(deps, config);
+    this.logger = deps.logger.child({ mod: 'control-api' });
+  }
+
+  /** Applies migrations, subscribes to pipeline events, then listens. */
+  async start(): Promise<void> {
+    const applied = await migrate(this.deps.sql, controlApiMigrations);
+    if (applied.length) this.logger.info({ applied }, 'migrations applied');
+    await this.subscribe();
+    const ready = this.deps.ready;
+    this.app = await buildControlApi({ ...this.deps, ready: async () => this.listening && (ready ? await ready() : true) }, this.config);
+    await this.app.listen({ port: this.config.ports.api, host: this.config.bindHost });
+    this.listening = true;
+    this.logger.info({ url: this.url }, 'control-api listening');
+  }
+
+  /** `http://host:port` actually bound (useful with port 0), once started. */
+  get url(): string | undefined {
+    const addr = this.app?.server.address() as AddressInfo | null | undefined;
+    if (!addr) return undefined;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${addr.port}`;
+  }
+
+  /** Stops listening (in-flight requests finish) and unsubscribes; the ports it was given stay open. */
+  async close(): Promise<void> {
+    this.listening = false;
+    await Promise.allSettled(this.unsubscribes.splice(0).map((u) => u()));
+    await this.app?.close();
+  }
+
+  /** May this stream key publish now? */
+  authorizePublish(streamKey: string): Promise<PublishAuthorization> {
+    return this.services.liveStreams.authorizePublish(streamKey);
+  }
+
+  /** ingest's PublishAuthorizer port, answered in process. */
+  async authorize(streamKey: string, meta: PublishMeta): Promise<PublishAuthorization> {
+    const decision = await this.authorizePublish(streamKey);
+    if (!decision.ok) this.logger.info({ remoteAddress: meta.remoteAddress, reason: decision.reason }, 'publish refused');
+    return decision;
+  }
+
+  /** Records a status reported by the live pipeline; false when the stream does not exist. */
+  setStreamStatus(streamId: string, status: LiveStreamStatus): Promise<boolean> {
+    return this.services.liveStreams.setStatus(streamId, status);
+  }
+
+  /** Registers a recording as an asset of the stream's account; undefined when the stream is gone. */
+  createRecordingAsset(input: RecordingAssetInput): Promise<AssetView | undefined> {
+    return this.services.assets.createRecording(input);
+  }
+
+  /** Updates an asset's processing state; false when the asset does not exist. */
+  setAssetStatus(assetId: string, status: AssetStatus, durationSeconds?: number): Promise<boolean> {
+    return this.services.assets.setStatus(assetId, status, durationSeconds);
+  }
+
+  /** ingest and packager events drive stream status and recordings. */
+  private async subscribe(): Promise<void> {
+    const bus = this.deps.bus;
+    if (!bus) return;
+    this.unsubscribes.push(
+      await bus.subscribe('ingest.stream.started', (m) => this.onStatus(m.streamId, 'live'), { group: GROUP }),
+      await bus.subscribe('ingest.stream.ended', (m) => this.onStatus(m.streamId, 'ended'), { group: GROUP }),
+      await bus.subscribe('packager.recording.ready', (m) => this.onRecordingReady(m), { group: GROUP }),
+    );
+  }
+
+  private async onStatus(streamId: string, status: LiveStreamStatus): Promise<void> {
+    if (!(await this.setStreamStatus(streamId, status))) this.logger.warn({ streamId, status }, 'status for unknown stream');
+  }
+
+  private async onRecordingReady(m: PackagerTopics['packager.recording.ready']): Promise<void> {
+    const asset = await this.createRecordingAsset({
+      id: m.assetId, liveStreamId: m.streamId, status: 'ready', durationSeconds: m.durationSeconds,
+    });
+    if (!asset) this.logger.warn({ streamId: m.streamId, assetId: m.assetId }, 'recording of unknown stream');
+    else if (asset.status !== 'ready') await this.setAssetStatus(asset.id, 'ready', m.durationSeconds);
+  }
+}

@@ -1,0 +1,7 @@
+/** control-api's public face: the server, the testable app builder, its migrations and contract. */
+export { ControlApiServer } from './control-api-server.js';
+export { ControlApiClient } from './control-api-client.js';
+export { buildControlApi, createServices, type ControlApiBus, type ControlApiBusTopics, type ControlApiDeps } from './app.js';
+export { controlApiMigrations } from './migrations.js';
+export { toLiveStreamUrls, toAssetPlaybackUrls } from './urls.js';
+export * from './contract.js';

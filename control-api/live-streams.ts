@@ -1,0 +1,226 @@
+import crypto from 'node:crypto';
+import { type Config, type Logger, maskKey, type Sql } from '../platform/index.js';
+import type { ControlApiBus } from './app.js';
+import type { AssetService } from './assets.js';
+import type {
+  ControlApiTopics, LadderRung, LiveStreamStatus, LiveStreamView, PlaybackPolicy, PublishAuthorization,
+} from './contract.js';
+import { badRequest, isUuid, notFound } from './http-errors.js';
+import { randomBase62, sha256 } from './passwords.js';
+import { toLiveStreamUrls } from './urls.js';
+
+interface LiveStreamRow {
+  id: string;
+  account_id: string;
+  title: string;
+  stream_key_prefix: string;
+  enabled: boolean;
+  status: LiveStreamStatus;
+  ladder: LadderRung[] | null;
+  passthrough: boolean;
+  playback_policy: PlaybackPolicy;
+  created_at: Date;
+  updated_at: Date;
+  last_live_at: Date | null;
+}
+
+/** Fields a creator sets when creating a stream. */
+export interface CreateLiveStreamInput {
+  title: string;
+  passthrough?: boolean;
+  ladder?: LadderRung[];
+  playbackPolicy?: PlaybackPolicy;
+}
+
+/** One page of a listing; `nextCursor` is null on the last page. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** `sk_` + 32 base62 characters ≈ 190 bits: unguessable, so a SHA-256 lookup is enough (no slow hash). */
+const STREAM_KEY = /^sk_[A-Za-z0-9]{32}$/;
+/** How many recordings a stream view lists. */
+const RECENT_ASSETS = 10;
+
+function iso(d: Date | null): string | null {
+  return d === null ? null : new Date(d).toISOString();
+}
+
+/** Live streams and their stream keys; also answers the live pipeline's publish authorizations. */
+export class LiveStreamService {
+  constructor(
+    private readonly deps: { sql: Sql; assets: AssetService; logger: Logger; bus?: Pick<ControlApiBus, 'publish'> },
+    private readonly config: Config,
+  ) {}
+
+  /** Creates a stream with a fresh key; the key is in this answer and nowhere else, ever. */
+  async create(accountId: string, input: CreateLiveStreamInput): Promise<LiveStreamView> {
+    const key = newStreamKey();
+    const now = new Date();
+    const [row] = await this.deps.sql.query<LiveStreamRow>(
+      `INSERT INTO live_streams (id, account_id, title, stream_key_hash, stream_key_prefix, ladder, passthrough, playback_policy, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $9) RETURNING *`,
+      [
+        crypto.randomUUID(), accountId, input.title.trim(), key.hash, key.prefix,
+        input.ladder ? JSON.stringify(input.ladder) : null, input.passthrough ?? false, input.playbackPolicy ?? 'public', now,
+      ],
+    );
+    await this.announce('control.stream.created', row);
+    return this.toView(row, [], key.secret);
+  }
+
+  /** The account's streams, newest first, `limit` per page. */
+  async list(accountId: string, limit: number, cursor?: string): Promise<Page<LiveStreamView>> {
+    const after = cursor === undefined ? undefined : decodeCursor(cursor);
+    const rows = await this.deps.sql.query<LiveStreamRow>(
+      `SELECT * FROM live_streams
+        WHERE account_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
+        ORDER BY created_at DESC, id DESC LIMIT $4`,
+      [accountId, after?.createdAt ?? null, after?.id ?? null, limit + 1],
+    );
+    const page = rows.slice(0, limit);
+    const recent = await this.deps.assets.recentIdsByStream(page.map((r) => r.id), RECENT_ASSETS);
+    const last = page.at(-1);
+    return {
+      items: page.map((r) => this.toView(r, recent.get(r.id) ?? [])),
+      nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
+    };
+  }
+
+  /** One of the account's streams; 404 when it does not exist or is someone else's. */
+  async get(accountId: string, id: string): Promise<LiveStreamView> {
+    if (!isUuid(id)) throw notFound('live stream');
+    const [row] = await this.deps.sql.query<LiveStreamRow>(`SELECT * FROM live_streams WHERE id = $1 AND account_id = $2`, [id, accountId]);
+    if (!row) throw notFound('live stream');
+    const recent = await this.deps.assets.recentIdsByStream([row.id], RECENT_ASSETS);
+    return this.toView(row, recent.get(row.id) ?? []);
+  }
+
+  /** Deletes a stream (its recordings stay, detached); ingest drops a live publisher on the event. */
+  async delete(accountId: string, id: string): Promise<void> {
+    if (!isUuid(id)) throw notFound('live stream');
+    const [row] = await this.deps.sql.query<LiveStreamRow>(`DELETE FROM live_streams WHERE id = $1 AND account_id = $2 RETURNING *`, [id, accountId]);
+    if (!row) throw notFound('live stream');
+    await this.announce('control.stream.deleted', row);
+  }
+
+  /** Replaces the stream key; the old one stops authorizing at once. */
+  async rotateKey(accountId: string, id: string): Promise<LiveStreamView> {
+    const key = newStreamKey();
+    const row = await this.update(accountId, id, `stream_key_hash = $3, stream_key_prefix = $4`, [key.hash, key.prefix]);
+    await this.announce('control.stream.keyRotated', row);
+    const recent = await this.deps.assets.recentIdsByStream([row.id], RECENT_ASSETS);
+    return this.toView(row, recent.get(row.id) ?? [], key.secret);
+  }
+
+  /** Enables or disables publishing; disabling also ends a live session (ingest acts on the event). */
+  async setEnabled(accountId: string, id: string, enabled: boolean): Promise<LiveStreamView> {
+    const row = await this.update(accountId, id, `enabled = $3`, [enabled]);
+    await this.announce(enabled ? 'control.stream.enabled' : 'control.stream.disabled', row);
+    const recent = await this.deps.assets.recentIdsByStream([row.id], RECENT_ASSETS);
+    return this.toView(row, recent.get(row.id) ?? []);
+  }
+
+  /**
+   * May this key publish now? Read-only: the stream turns `live` when ingest reports media through
+   * setStatus, so a refused or aborted handshake leaves no state behind.
+   */
+  async authorizePublish(streamKey: string): Promise<PublishAuthorization> {
+    if (!STREAM_KEY.test(streamKey)) return { ok: false, reason: 'unknown-key' };
+    const [row] = await this.deps.sql.query<LiveStreamRow>(`SELECT * FROM live_streams WHERE stream_key_hash = $1`, [sha256(streamKey)]);
+    const refuse = !row ? 'unknown-key' : !row.enabled ? 'disabled' : row.status === 'live' ? 'already-live' : undefined;
+    if (refuse) {
+      this.deps.logger.info({ key: maskKey(streamKey), streamId: row?.id, reason: refuse }, 'publish refused');
+      return { ok: false, reason: refuse };
+    }
+    return {
+      ok: true,
+      streamId: row.id,
+      accountId: row.account_id,
+      ...(row.ladder ? { ladder: row.ladder } : {}),
+      passthrough: row.passthrough,
+      playbackPolicy: row.playback_policy,
+    };
+  }
+
+  /** Records a status change reported by the live pipeline; false when the stream does not exist. */
+  async setStatus(id: string, status: LiveStreamStatus): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    const now = new Date();
+    const [row] = await this.deps.sql.query<LiveStreamRow>(
+      `UPDATE live_streams SET status = $2, updated_at = $3, last_live_at = CASE WHEN $2 = 'live' THEN $3 ELSE last_live_at END
+        WHERE id = $1 RETURNING *`,
+      [id, status, now],
+    );
+    if (!row) return false;
+    await this.publish('control.stream.statusChanged', { streamId: row.id, accountId: row.account_id, status, atMs: now.getTime() });
+    return true;
+  }
+
+  private async update(accountId: string, id: string, set: string, params: unknown[]): Promise<LiveStreamRow> {
+    if (!isUuid(id)) throw notFound('live stream');
+    const [row] = await this.deps.sql.query<LiveStreamRow>(
+      `UPDATE live_streams SET ${set}, updated_at = $${params.length + 3} WHERE id = $1 AND account_id = $2 RETURNING *`,
+      [id, accountId, ...params, new Date()],
+    );
+    if (!row) throw notFound('live stream');
+    return row;
+  }
+
+  private toView(row: LiveStreamRow, recentAssetIds: string[], streamKey?: string): LiveStreamView {
+    return {
+      id: row.id,
+      title: row.title,
+      ...(streamKey ? { streamKey } : {}),
+      streamKeyPrefix: row.stream_key_prefix,
+      ...toLiveStreamUrls(this.config, row.id),
+      status: row.status,
+      enabled: row.enabled,
+      passthrough: row.passthrough,
+      ladder: row.ladder,
+      playbackPolicy: row.playback_policy,
+      recentAssetIds,
+      createdAt: new Date(row.created_at).toISOString(),
+      updatedAt: new Date(row.updated_at).toISOString(),
+      lastLiveAt: iso(row.last_live_at),
+    };
+  }
+
+  private announce(
+    topic: 'control.stream.created' | 'control.stream.deleted' | 'control.stream.keyRotated' | 'control.stream.enabled' | 'control.stream.disabled',
+    row: LiveStreamRow,
+  ): Promise<void> {
+    return this.publish(topic, { streamId: row.id, accountId: row.account_id, atMs: Date.now() });
+  }
+
+  /** The database is the truth; a bus outage is logged and does not fail the request that changed it. */
+  private async publish<K extends keyof ControlApiTopics & string>(topic: K, msg: ControlApiTopics[K]): Promise<void> {
+    try {
+      await this.deps.bus?.publish(topic, msg);
+    } catch (err) {
+      this.deps.logger.error({ err, topic }, 'bus publish failed');
+    }
+  }
+}
+
+function newStreamKey(): { secret: string; hash: string; prefix: string } {
+  const secret = `sk_${randomBase62(32)}`;
+  return { secret, hash: sha256(secret), prefix: secret.slice(0, 7) };
+}
+
+function encodeCursor(row: LiveStreamRow): string {
+  return Buffer.from(JSON.stringify([new Date(row.created_at).toISOString(), row.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt)) && typeof id === 'string' && isUuid(id)) {
+      return { createdAt, id };
+    }
+  } catch {
+    // falls through to the 400 below
+  }
+  throw badRequest('INVALID_CURSOR', 'cursor is not one this API returned');
+}

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MATURITY_RATINGS } from './contract.js';
+import { ProfileSchema } from './schemas.js';
+import { createTestApp, type TestApp } from './test-support/test-app.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+type Auth = { authorization: string };
+const list = async (auth: Auth) => (await t.app.inject({ method: 'GET', url: '/v1/profiles', headers: auth })).json().items;
+const create = (auth: Auth, payload: object) => t.app.inject({ method: 'POST', url: '/v1/profiles', headers: auth, payload });
+
+describe('profiles', () => {
+  it('a new account has one standard profile named after it', async () => {
+    const u = await t.signup();
+    const items = await list(u.auth);
+    expect(items).toEqual([
+      { id: expect.any(String), name: u.email.split('@')[0], kind: 'standard', maturityCeiling: 'NC-17', hasPin: false, avatar: 'default', createdAt: expect.any(String) },
+    ]);
+  });
+
+  it('creates a kids profile with a PIN that is never returned, and verifies the PIN', async () => {
+    const u = await t.signup();
+    const res = await create(u.auth, { name: 'Kid', kind: 'kids', pin: '4321', avatar: 'fox' });
+    expect(res.statusCode).toBe(201);
+    const kid = res.json();
+    expect(kid).toMatchObject({ name: 'Kid', kind: 'kids', maturityCeiling: 'PG', hasPin: true, avatar: 'fox' });
+    expect(res.body).not.toContain('4321');
+    expect(JSON.stringify(await list(u.auth))).not.toContain('4321');
+
+    const verify = (pin: string) => t.app.inject({ method: 'POST', url: `/v1/profiles/${kid.id}/verify-pin`, headers: u.auth, payload: { pin } });
+    expect((await verify('4321')).statusCode).toBe(204);
+    const wrong = await verify('0000');
+    expect(wrong.statusCode).toBe(403);
+    expect(wrong.json()).toMatchObject({ code: 'PIN_INCORRECT' });
+    expect((await verify('12a4')).json()).toMatchObject({ code: 'VALIDATION_FAILED', detail: expect.stringContaining('body/pin') });
+    // 5 guesses per window: 2 used, 3 more, then 429.
+    for (let i = 0; i < 3; i++) await verify('1111');
+    expect((await verify('4321')).statusCode).toBe(429);
+  });
+
+  it('caps kids profiles at PG-13', async () => {
+    const u = await t.signup();
+    expect((await create(u.auth, { name: 'Teen', kind: 'kids', maturityCeiling: 'PG-13' })).statusCode).toBe(201);
+    const tooHigh = await create(u.auth, { name: 'Teen2', kind: 'kids', maturityCeiling: 'R' });
+    expect(tooHigh.statusCode).toBe(400);
+    expect(tooHigh.json()).toMatchObject({ code: 'MATURITY_CEILING_TOO_HIGH' });
+    expect((await create(u.auth, { name: 'Odd', maturityCeiling: 'X' })).json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+
+  it('updates fields, switches kind with a fitting ceiling and removes the PIN with null', async () => {
+    const u = await t.signup();
+    const p = (await create(u.auth, { name: 'Sam', pin: '1234' })).json();
+    const patch = (payload: object) => t.app.inject({ method: 'PATCH', url: `/v1/profiles/${p.id}`, headers: u.auth, payload });
+    expect((await patch({ kind: 'kids' })).json()).toMatchObject({ kind: 'kids', maturityCeiling: 'PG', hasPin: true });
+    expect((await patch({ name: 'Sammy', pin: null })).json()).toMatchObject({ name: 'Sammy', hasPin: false });
+    expect((await patch({ maturityCeiling: 'NC-17' })).statusCode).toBe(400);
+    expect((await patch({})).statusCode).toBe(400);
+  });
+
+  it(`allows at most 6 profiles and never deletes the last`, async () => {
+    const u = await t.signup();
+    for (let i = 2; i <= 6; i++) expect((await create(u.auth, { name: `p${i}` })).statusCode).toBe(201);
+    const seventh = await create(u.auth, { name: 'p7' });
+    expect(seventh.statusCode).toBe(409);
+    expect(seventh.json()).toMatchObject({ code: 'PROFILE_LIMIT' });
+    const items = await list(u.auth);
+    for (const p of items.slice(1)) {
+      expect((await t.app.inject({ method: 'DELETE', url: `/v1/profiles/${p.id}`, headers: u.auth })).statusCode).toBe(204);
+    }
+    const last = await t.app.inject({ method: 'DELETE', url: `/v1/profiles/${items[0].id}`, headers: u.auth });
+    expect(last.statusCode).toBe(409);
+    expect(last.json()).toMatchObject({ code: 'LAST_PROFILE' });
+  });
+
+  it("another account's profile is 404", async () => {
+    const owner = await t.signup();
+    const other = await t.signup();
+    const [p] = await list(owner.auth);
+    const res = await t.app.inject({ method: 'PATCH', url: `/v1/profiles/${p.id}`, headers: other.auth, payload: { name: 'x' } });
+    expect(res.statusCode).toBe(404);
+    expect((await t.app.inject({ method: 'DELETE', url: '/v1/profiles/nope', headers: other.auth })).statusCode).toBe(404);
+  });
+
+  it('the schema lists exactly the ratings of the contract', () => {
+    const rating = ProfileSchema.properties.maturityCeiling as unknown as { anyOf: { const: string }[] };
+    expect(rating.anyOf.map((s) => s.const)).toEqual([...MATURITY_RATINGS]);
+  });
+});

@@ -1,0 +1,148 @@
+import crypto from 'node:crypto';
+import { AppError, type Config, type LiveState, type Sql } from '../platform/index.js';
+import { MATURITY_RATINGS, type MaturityRating, type ProfileKind, type ProfileView } from './contract.js';
+import { badRequest, conflict, isUuid, notFound } from './http-errors.js';
+import { hashSecret, verifySecret } from './passwords.js';
+import { FixedWindowLimiter } from './rate-limit.js';
+
+/** Most profiles one account may have. */
+export const MAX_PROFILES = 6;
+/** Highest ceiling a kids profile may have. */
+const KIDS_MAX: MaturityRating = 'PG-13';
+/** PIN guesses allowed per profile per login window: 10,000 PINs must not be enumerable. */
+const PIN_MAX_ATTEMPTS = 5;
+
+interface ProfileRow {
+  id: string;
+  account_id: string;
+  name: string;
+  kind: ProfileKind;
+  maturity_ceiling: MaturityRating;
+  pin_hash: string | null;
+  avatar: string;
+  created_at: Date;
+}
+
+/** Fields a client may set on a profile; `pin: null` removes the PIN. */
+export interface ProfileInput {
+  name?: string;
+  kind?: ProfileKind;
+  maturityCeiling?: MaturityRating;
+  pin?: string | null;
+  avatar?: string;
+}
+
+function toView(row: ProfileRow): ProfileView {
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind,
+    maturityCeiling: row.maturity_ceiling,
+    hasPin: row.pin_hash !== null,
+    avatar: row.avatar,
+    createdAt: new Date(row.created_at).toISOString(),
+  };
+}
+
+function rank(r: MaturityRating): number {
+  return MATURITY_RATINGS.indexOf(r);
+}
+
+/** The ceiling a new profile of this kind gets when none is asked for. */
+export function defaultCeiling(kind: ProfileKind): MaturityRating {
+  return kind === 'kids' ? 'PG' : 'NC-17';
+}
+
+/** Inserts one profile (used by sign-up for the default profile, inside its transaction). */
+export async function insertProfile(q: Sql, accountId: string, input: ProfileInput & { name: string }): Promise<ProfileView> {
+  const kind = input.kind ?? 'standard';
+  const ceiling = input.maturityCeiling ?? defaultCeiling(kind);
+  checkCeiling(kind, ceiling);
+  const pinHash = input.pin ? await hashSecret(input.pin) : null;
+  const [row] = await q.query<ProfileRow>(
+    `INSERT INTO profiles (id, account_id, name, kind, maturity_ceiling, pin_hash, avatar, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+    [crypto.randomUUID(), accountId, input.name, kind, ceiling, pinHash, input.avatar ?? 'default', new Date()],
+  );
+  return toView(row);
+}
+
+function checkCeiling(kind: ProfileKind, ceiling: MaturityRating): void {
+  if (kind === 'kids' && rank(ceiling) > rank(KIDS_MAX)) {
+    throw badRequest('MATURITY_CEILING_TOO_HIGH', `a kids profile's maturityCeiling may be at most ${KIDS_MAX}`);
+  }
+}
+
+/** Viewing profiles of an account: several per account, kids profiles capped, optional PIN. */
+export class ProfileService {
+  private readonly pinLimiter: FixedWindowLimiter;
+
+  constructor(
+    private readonly deps: { sql: Sql; liveState: LiveState },
+    config: Config,
+  ) {
+    this.pinLimiter = new FixedWindowLimiter(
+      { liveState: deps.liveState },
+      { prefix: 'control-api:pin', max: PIN_MAX_ATTEMPTS, windowSeconds: config.auth.loginWindowSeconds },
+    );
+  }
+
+  /** The account's profiles, oldest first. */
+  async list(accountId: string): Promise<ProfileView[]> {
+    const rows = await this.deps.sql.query<ProfileRow>(`SELECT * FROM profiles WHERE account_id = $1 ORDER BY created_at, id`, [accountId]);
+    return rows.map(toView);
+  }
+
+  /** Adds a profile; 409 PROFILE_LIMIT beyond MAX_PROFILES. */
+  create(accountId: string, input: ProfileInput & { name: string }): Promise<ProfileView> {
+    return this.deps.sql.tx(async (q) => {
+      // Locks the account row so two concurrent creates cannot both pass the count.
+      await q.query(`SELECT id FROM accounts WHERE id = $1 FOR UPDATE`, [accountId]);
+      const [{ n }] = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM profiles WHERE account_id = $1`, [accountId]);
+      if (n >= MAX_PROFILES) throw conflict('PROFILE_LIMIT', `an account may have at most ${MAX_PROFILES} profiles`);
+      return insertProfile(q, accountId, input);
+    });
+  }
+
+  /** Changes some fields; switching to kids without a ceiling resets it to the kids default. */
+  async update(accountId: string, id: string, patch: ProfileInput): Promise<ProfileView> {
+    const row = await this.row(accountId, id);
+    const kind = patch.kind ?? row.kind;
+    const ceiling = patch.maturityCeiling ?? (kind !== row.kind ? defaultCeiling(kind) : row.maturity_ceiling);
+    checkCeiling(kind, ceiling);
+    const pinHash = patch.pin === undefined ? row.pin_hash : patch.pin === null ? null : await hashSecret(patch.pin);
+    const [updated] = await this.deps.sql.query<ProfileRow>(
+      `UPDATE profiles SET name = $3, kind = $4, maturity_ceiling = $5, pin_hash = $6, avatar = $7
+        WHERE id = $1 AND account_id = $2 RETURNING *`,
+      [id, accountId, patch.name ?? row.name, kind, ceiling, pinHash, patch.avatar ?? row.avatar],
+    );
+    if (!updated) throw notFound('profile');
+    return toView(updated);
+  }
+
+  /** Removes a profile; the last one stays (409 LAST_PROFILE), an account always has one. */
+  async delete(accountId: string, id: string): Promise<void> {
+    await this.deps.sql.tx(async (q) => {
+      await q.query(`SELECT id FROM accounts WHERE id = $1 FOR UPDATE`, [accountId]);
+      await this.row(accountId, id, q);
+      const [{ n }] = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM profiles WHERE account_id = $1`, [accountId]);
+      if (n <= 1) throw conflict('LAST_PROFILE', 'an account keeps at least one profile');
+      await q.query(`DELETE FROM profiles WHERE id = $1 AND account_id = $2`, [id, accountId]);
+    });
+  }
+
+  /** Checks a profile PIN (rate limited per profile): 403 PIN_INCORRECT, 409 PIN_NOT_SET. */
+  async verifyPin(accountId: string, id: string, pin: string): Promise<void> {
+    const row = await this.row(accountId, id);
+    if (!row.pin_hash) throw conflict('PIN_NOT_SET', 'this profile has no PIN');
+    await this.pinLimiter.hit([id], 'PIN');
+    if (!(await verifySecret(row.pin_hash, pin))) throw new AppError(403, 'PIN_INCORRECT', 'PIN is incorrect');
+  }
+
+  private async row(accountId: string, id: string, q: Sql = this.deps.sql): Promise<ProfileRow> {
+    if (!isUuid(id)) throw notFound('profile');
+    const [row] = await q.query<ProfileRow>(`SELECT * FROM profiles WHERE id = $1 AND account_id = $2`, [id, accountId]);
+    if (!row) throw notFound('profile');
+    return row;
+  }
+}

@@ -1,0 +1,94 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { MAX_PROFILES } from '../profiles.js';
+import {
+  CreateProfileBody, IdParams, PinBody, ProfileSchema, UpdateProfileBody, bearer, errorResponses,
+} from '../schemas.js';
+import type { RouteContext } from './route-context.js';
+
+/** Viewing profiles of the caller's account. */
+export const profilesRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { services }) => {
+  const tags = ['profiles'];
+  const me = (authorization: string | undefined) => services.tokens.authenticate(authorization).accountId;
+
+  app.get(
+    '/v1/profiles',
+    {
+      schema: {
+        tags,
+        summary: 'List profiles, oldest first',
+        security: bearer,
+        response: { 200: Type.Object({ items: Type.Array(ProfileSchema) }), ...errorResponses },
+      },
+    },
+    async (req) => ({ items: await services.profiles.list(me(req.headers.authorization)) }),
+  );
+
+  app.post(
+    '/v1/profiles',
+    {
+      schema: {
+        tags,
+        summary: `Add a profile (at most ${MAX_PROFILES} per account)`,
+        description: 'kids profiles have maturityCeiling at most PG-13 (default PG); the PIN is stored hashed and never returned.',
+        security: bearer,
+        body: CreateProfileBody,
+        response: { 201: ProfileSchema, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const profile = await services.profiles.create(me(req.headers.authorization), req.body);
+      return reply.status(201).send(profile);
+    },
+  );
+
+  app.patch(
+    '/v1/profiles/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Change a profile; `pin: null` removes the PIN',
+        security: bearer,
+        params: IdParams,
+        body: UpdateProfileBody,
+        response: { 200: ProfileSchema, ...errorResponses },
+      },
+    },
+    async (req) => services.profiles.update(me(req.headers.authorization), req.params.id, req.body),
+  );
+
+  app.delete(
+    '/v1/profiles/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a profile (the last one cannot be deleted)',
+        security: bearer,
+        params: IdParams,
+        response: { 204: Type.Null({ description: 'deleted' }), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      await services.profiles.delete(me(req.headers.authorization), req.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/v1/profiles/:id/verify-pin',
+    {
+      schema: {
+        tags,
+        summary: 'Check a profile PIN: 204 when right, 403 PIN_INCORRECT when wrong (rate limited)',
+        security: bearer,
+        params: IdParams,
+        body: PinBody,
+        response: { 204: Type.Null({ description: 'PIN is right' }), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      await services.profiles.verifyPin(me(req.headers.authorization), req.params.id, req.body.pin);
+      return reply.status(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,26 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { Config } from '../../platform/index.js';
+import type { AccountService } from '../accounts.js';
+import type { AssetService } from '../assets.js';
+import type { LiveStreamService } from '../live-streams.js';
+import type { ProfileService } from '../profiles.js';
+import type { TokenService } from '../tokens.js';
+
+/** The fastify instance the route plugins see: TypeBox schemas type each handler's request and reply. */
+export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+/** The domain services behind the routes (stateless over Sql/LiveState; cheap to build twice). */
+export interface Services {
+  accounts: AccountService;
+  tokens: TokenService;
+  profiles: ProfileService;
+  liveStreams: LiveStreamService;
+  assets: AssetService;
+}
+
+/** Options every route plugin receives. */
+export interface RouteContext {
+  services: Services;
+  config: Config;
+}

@@ -1,0 +1,95 @@
+/** Plays an HLS URL with hls.js in Debian's Chromium (playwright-core) and reports what happened. */
+import http from 'node:http';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+
+/** Chromium flags that work on these machines (no GPU, no network besides loopback). */
+export const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required',
+];
+
+/** What a playback session observed. */
+export interface PlaybackReport {
+  fatalErrors: string[];
+  nonFatalErrors: string[];
+  /** Seconds of media played (currentTime advance). */
+  played: number;
+  /** hls.js's estimate of the distance to the live edge, seconds (hls.latency). */
+  latency: number | null;
+  /** Wall-clock latency from EXT-X-PROGRAM-DATE-TIME of the playing frame, seconds. */
+  pdtLatency: number | null;
+  /** Number of `waiting` events after playback started. */
+  stalls: number;
+  levels: number;
+}
+
+const PAGE = `<!doctype html><html><body><video id="v" muted playsinline></video>
+<script src="/hls.js"></script>
+<script>
+window.report = { fatalErrors: [], nonFatalErrors: [], stalls: 0, started: false, start: 0 };
+const v = document.getElementById('v');
+const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
+window.hls = hls;
+hls.on(Hls.Events.ERROR, (_e, d) => (d.fatal ? report.fatalErrors : report.nonFatalErrors).push(d.type + ':' + d.details));
+v.addEventListener('playing', () => { if (!report.started) { report.started = true; report.start = v.currentTime; } });
+v.addEventListener('waiting', () => { if (report.started) report.stalls++; });
+hls.loadSource(new URLSearchParams(location.search).get('src'));
+hls.attachMedia(v);
+hls.on(Hls.Events.MANIFEST_PARSED, () => v.play().catch((e) => report.fatalErrors.push('play:' + e.message)));
+</script></body></html>`;
+
+/** Serves the test page and hls.js from loopback. */
+async function servePage(): Promise<{ url: string; close: () => Promise<void> }> {
+  const hlsJs = fs.readFileSync(require.resolve('hls.js/dist/hls.min.js'));
+  const server = http.createServer((req, res) => {
+    if (req.url?.startsWith('/hls.js')) {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      res.end(hlsJs);
+    } else {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(PAGE);
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/** Launches Debian's Chromium headless. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+}
+
+/** Plays src for `seconds` of wall time after playback starts and reports. */
+export async function playWithHlsJs(src: string, seconds: number, browser?: Browser): Promise<PlaybackReport> {
+  const page$ = await servePage();
+  const own = !browser;
+  const b = browser ?? (await launchChromium());
+  try {
+    const page = await b.newPage();
+    await page.goto(`${page$.url}?src=${encodeURIComponent(src)}`);
+    await page.waitForFunction(() => (window as any).report.started || (window as any).report.fatalErrors.length > 0, undefined, { timeout: 30_000 });
+    await page.waitForTimeout(seconds * 1000);
+    return await page.evaluate(() => {
+      const w = window as any;
+      const v = document.getElementById('v') as HTMLVideoElement;
+      const pdt = w.hls.playingDate as Date | null;
+      return {
+        fatalErrors: w.report.fatalErrors,
+        nonFatalErrors: w.report.nonFatalErrors,
+        played: v.currentTime - w.report.start,
+        latency: Number.isFinite(w.hls.latency) ? w.hls.latency : null,
+        pdtLatency: pdt ? (Date.now() - pdt.getTime()) / 1000 : null,
+        stalls: w.report.stalls,
+        levels: w.hls.levels.length,
+      };
+    });
+  } finally {
+    if (own) await b.close();
+    await page$.close();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The edge cache's public contract: its configuration and the playback-token format that
+ * control-api must produce for signed playback (see playback-auth.ts for the signer/verifier).
+ */
+
+/**
+ * Edge configuration. The first block maps 1:1 onto platform Config (`ports.edge`, `bindHost`,
+ * `edge.originUrls`, `edge.cacheBytes`, `edge.playbackSigningKey`); the optional rest are edge tuning
+ * knobs with defaults (see `resolveEdgeConfig`), proposed env names in brackets.
+ */
+export interface EdgeConfig {
+  /** [EDGE_PORT] 0 picks a free port. */
+  port: number;
+  /** [BIND_HOST] */
+  bindHost: string;
+  /** [ORIGIN_URLS] Tried in order: the first healthy one serves, the next ones are failover. */
+  originUrls: string[];
+  /** [EDGE_CACHE_BYTES] Bound of the in-memory tier (bodies plus an estimate of per-entry overhead). */
+  cacheBytes: number;
+  /** [PLAYBACK_SIGNING_KEY] HS256 key for playback tokens. */
+  playbackSigningKey?: string;
+  /** [EDGE_REQUIRE_TOKEN] When true, every /live and /vod request needs a valid playback token. */
+  requireToken?: boolean;
+  /** [EDGE_DISK_CACHE_DIR] Optional second tier for long-lived objects (immutable media); survives restarts. */
+  diskCacheDir?: string;
+  /** [EDGE_DISK_CACHE_BYTES] Bound of the disk tier; default 10 × cacheBytes. */
+  diskCacheBytes?: number;
+  /** [EDGE_STALE_IF_ERROR] Seconds a stale object may be served while no origin answers (RFC 5861); default 30. */
+  staleIfErrorSeconds?: number;
+  /** [EDGE_HEALTH_INTERVAL_MS] Period of GET /healthz on each origin; default 2000. */
+  healthIntervalMs?: number;
+  /** [EDGE_CONNECT_TIMEOUT_MS] Default 2000. */
+  connectTimeoutMs?: number;
+  /**
+   * [EDGE_UPSTREAM_TIMEOUT_MS] Max wait for an origin's response head, and max silence inside a body.
+   * Must exceed the origin's blocking-reload hold (ORIGIN_BLOCKING_TIMEOUT_MS); default 15000.
+   */
+  upstreamTimeoutMs?: number;
+  /** [EDGE_MAX_OBJECT_BYTES] Larger objects are streamed through but not cached; default min(cacheBytes / 4, 64 MiB). */
+  maxObjectBytes?: number;
+  /** Floor of the cache lifetime of a 200 blocking-reload playlist (its content never changes); default 6. */
+  blockingReloadTtlSeconds?: number;
+}
+
+/** EdgeConfig with every default filled in. */
+export type ResolvedEdgeConfig = Required<Omit<EdgeConfig, 'playbackSigningKey' | 'diskCacheDir'>> &
+  Pick<EdgeConfig, 'playbackSigningKey' | 'diskCacheDir'>;
+
+/**
+ * Playback token format (JWT, RFC 7519), shared with control-api:
+ * - header `{"alg":"HS256","typ":"JWT"}`; HMAC-SHA256 with PLAYBACK_SIGNING_KEY (utf-8 bytes);
+ * - claims `sub` = the stream id (`/live/{sub}/...`) or asset id (`/vod/{sub}/...`), `exp` (required,
+ *   epoch seconds), `iat`;
+ * - carried as `?token=<jwt>` on any media URL or as `Authorization: Bearer <jwt>`.
+ * No other algorithm is accepted (explicit allow-list, so `alg: none` and key confusion fail).
+ */
+export interface PlaybackTokenClaims {
+  sub: string;
+  exp: number;
+  iat?: number;
+}
+
+/** The only JWT algorithm playback tokens use. */
+export const PLAYBACK_TOKEN_ALGORITHM = 'HS256';
+
+/** Values of the `cache` label of edge_requests_total. */
+export type CacheOutcome = 'hit' | 'miss' | 'stale' | 'coalesced' | 'bypass';

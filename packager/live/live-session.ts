@@ -1,0 +1,222 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { BlobStore, Config, Logger, Rung } from '../../platform/index.js';
+import type { IngestTopics } from '../../ingest/index.js';
+import type { RenditionInfo, StreamState } from '../contract.js';
+import { ffmpegLadderArgs, type LadderArgs, type LadderOutput } from '../ladder/ffmpeg-ladder-args.js';
+import { LadderSupervisor } from '../ladder/ladder-supervisor.js';
+import { probeSource } from '../ladder/ffprobe.js';
+import { RenditionPipeline } from './rendition-pipeline.js';
+import type { LiveCatalog } from './live-catalog.js';
+
+type Started = IngestTopics['ingest.stream.started'];
+
+/** Prometheus series the live sessions share (created once per packager). */
+export interface LiveMetrics {
+  speed: Gauge<'stream'>;
+  fps: Gauge<'stream'>;
+  restarts: Counter<'stream'>;
+  partDelay: Histogram<'rendition_kind'>;
+  parts: Counter<'rendition_kind'>;
+  sessions: Gauge;
+}
+
+/** Creates the live packager's metrics in a registry. */
+export function createLiveMetrics(registry: Registry): LiveMetrics {
+  const registers = [registry];
+  return {
+    speed: new Gauge({ name: 'packager_transcode_speed_ratio', help: 'Transcoder speed as a multiple of real time', labelNames: ['stream'], registers }),
+    fps: new Gauge({ name: 'packager_transcode_frames_per_second', help: 'Transcoder output frame rate', labelNames: ['stream'], registers }),
+    restarts: new Counter({ name: 'packager_transcoder_restarts_total', help: 'Transcoder processes restarted after dying', labelNames: ['stream'], registers }),
+    partDelay: new Histogram({
+      name: 'packager_part_publish_delay_seconds',
+      help: 'Ingest wall clock of a part\'s last sample to the part being written and announced',
+      labelNames: ['rendition_kind'],
+      buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 4],
+      registers,
+    }),
+    parts: new Counter({ name: 'packager_parts_written_total', help: 'LL-HLS parts written', labelNames: ['rendition_kind'], registers }),
+    sessions: new Gauge({ name: 'packager_live_sessions', help: 'Live sessions being packaged', registers }),
+  };
+}
+
+/** Dependencies of a live session. */
+export interface LiveSessionDeps {
+  blobs: BlobStore;
+  catalog: LiveCatalog;
+  logger: Logger;
+  metrics: LiveMetrics;
+}
+
+/**
+ * One live stream being packaged: one FFmpeg ladder (restarted if it dies), one CMAF pipeline per
+ * output, and the stream state in the live catalog. A publisher reconnecting within the grace window
+ * resumes the same session: same playlists, media sequence keeps counting, a discontinuity where it resumed.
+ */
+export class LiveSession {
+  readonly sessionId: string;
+  readonly startedAtMs: number;
+  private supervisor?: LadderSupervisor;
+  private pipelines = new Map<string, RenditionPipeline>();
+  private renditions: RenditionInfo[] = [];
+  private readonly log: Logger;
+  private source: Started;
+  private ended = false;
+  /** Wall clock (epoch ms) of media time 0 for the running FFmpeg: shared by its outputs so PDTs align. */
+  private runAnchorMs?: number;
+
+  constructor(
+    private readonly deps: LiveSessionDeps,
+    private readonly config: Config,
+    first: Started,
+  ) {
+    this.source = first;
+    this.sessionId = first.sessionId;
+    this.startedAtMs = first.startedAtMs;
+    this.log = deps.logger.child({ mod: 'packager', stream: first.streamId, session: first.sessionId });
+  }
+
+  get streamId(): string {
+    return this.source.streamId;
+  }
+
+  /** Starts the ladder for the first publish. */
+  async start(): Promise<void> {
+    this.deps.metrics.sessions.inc();
+    await this.runLadder(false);
+  }
+
+  /** The publisher came back within the grace window: continue with a discontinuity. */
+  async resume(next: Started): Promise<void> {
+    this.log.info({ publishSession: next.sessionId }, 'publisher reconnected within grace window: resuming session');
+    await this.stopLadder();
+    this.source = next;
+    await this.runLadder(true);
+  }
+
+  /** The publisher left: stop the ladder (it drains what it has); the session may still resume. */
+  async sourceEnded(): Promise<void> {
+    await this.stopLadder();
+  }
+
+  /** Grace window over: flush, mark every playlist ended. Returns the renditions' final timelines. */
+  async finish(): Promise<Map<string, RenditionPipeline>> {
+    if (!this.ended) {
+      this.ended = true;
+      await this.stopLadder();
+      for (const p of this.pipelines.values()) await p.finish();
+      await this.deps.catalog.putStream(this.streamState());
+      this.deps.metrics.sessions.dec();
+    }
+    return this.pipelines;
+  }
+
+  /** Stream-level state for the multivariant playlist and MPD. */
+  streamState(): StreamState {
+    return {
+      streamId: this.streamId,
+      sessionId: this.sessionId,
+      startedAtMs: this.startedAtMs,
+      renditions: this.renditions,
+      partTarget: this.config.live.partTargetSeconds,
+      segmentTarget: this.config.live.segmentSeconds,
+      dvrWindowSeconds: this.config.live.dvrWindowSeconds,
+      ended: this.ended,
+    };
+  }
+
+  private async buildLadder(): Promise<LadderArgs> {
+    const src = this.source;
+    let width = src.video?.width ?? 0;
+    let height = src.video?.height ?? 0;
+    let fps = src.video?.fps ?? 0;
+    let audioCodec = src.audio?.codec;
+    let hasAudio = Boolean(src.audio);
+    if (!width || !height || !fps) {
+      // The publisher did not announce its video: ask ffprobe (slower start, same result).
+      const probe = await probeSource(src.sourceUrl, { ffprobePath: this.config.live.ffprobePath, timeoutMs: 10_000 });
+      ({ width, height, fps } = probe);
+      audioCodec = probe.audioCodec;
+      hasAudio = Boolean(probe.audioCodec);
+    }
+    const rungs: Rung[] = src.ladder?.length ? src.ladder : this.config.live.ladder;
+    return ffmpegLadderArgs({
+      input: { kind: 'url', url: src.sourceUrl },
+      source: { width, height, fps, hasAudio, audioCodec },
+      rungs,
+      segmentSeconds: this.config.live.segmentSeconds,
+      x264Preset: this.config.live.x264Preset,
+      passthrough: src.passthrough,
+    });
+  }
+
+  private async runLadder(discontinuity: boolean): Promise<void> {
+    const supervisor = new LadderSupervisor({ logger: this.log }, { ffmpegPath: this.config.live.ffmpegPath, build: () => this.buildLadder() });
+    this.supervisor = supervisor;
+    let firstSpawn = true;
+    supervisor.on('spawned', ({ ladder }) => {
+      // A respawn (FFmpeg died) or a resumed publisher starts a fresh fMP4 stream per output.
+      this.runAnchorMs = undefined;
+      this.attachOutputs(ladder.outputs, discontinuity || !firstSpawn);
+      firstSpawn = false;
+    });
+    supervisor.on('data', (output, chunk) => this.pipelines.get(output)?.push(chunk));
+    supervisor.on('progress', (p) => {
+      this.deps.metrics.speed.set({ stream: this.streamId }, p.speed);
+      this.deps.metrics.fps.set({ stream: this.streamId }, p.fps);
+    });
+    supervisor.on('restarted', ({ restarts, lastExit }) => {
+      this.deps.metrics.restarts.inc({ stream: this.streamId });
+      this.log.warn({ restarts, code: lastExit.code, signal: lastExit.signal, stderr: lastExit.stderrTail }, 'transcoder died: restarted, discontinuity follows');
+    });
+    supervisor.on('failed', ({ reason, lastExit }) => {
+      this.log.error({ reason, stderr: lastExit?.stderrTail }, 'transcoder failed: giving up on this publish');
+    });
+    await supervisor.start();
+  }
+
+  private attachOutputs(outputs: LadderOutput[], discontinuity: boolean): void {
+    for (const out of outputs) {
+      let p = this.pipelines.get(out.name);
+      if (!p) {
+        p = new RenditionPipeline(
+          { blobs: this.deps.blobs, catalog: this.deps.catalog, logger: this.log, metrics: this.deps.metrics },
+          {
+            streamId: this.streamId,
+            output: out,
+            partTarget: this.config.live.partTargetSeconds,
+            segmentTarget: this.config.live.segmentSeconds,
+            dvrWindowSeconds: this.config.live.dvrWindowSeconds,
+            firstMsn: Math.floor(this.startedAtMs / 1000),
+            anchor: (mediaSeconds) => this.wallClockOf(mediaSeconds),
+          },
+        );
+        p.on('info', (info) => void this.onRenditionInfo(info));
+        this.pipelines.set(out.name, p);
+      } else {
+        p.restart(discontinuity);
+      }
+    }
+  }
+
+  /**
+   * Maps an output's media time to the wall clock. The first fragment of a run fixes the anchor, as
+   * FFmpeg's outputs start their timelines together; later samples keep that spacing.
+   */
+  private wallClockOf(mediaSeconds: number): number {
+    this.runAnchorMs ??= Date.now() - mediaSeconds * 1000;
+    return this.runAnchorMs + mediaSeconds * 1000;
+  }
+
+  private async onRenditionInfo(info: RenditionInfo): Promise<void> {
+    this.renditions = [...this.renditions.filter((r) => r.name !== info.name), info].sort(
+      (a, b) => (a.kind === b.kind ? (b.height ?? 0) - (a.height ?? 0) : a.kind === 'video' ? -1 : 1),
+    );
+    await this.deps.catalog.putStream(this.streamState());
+  }
+
+  private async stopLadder(): Promise<void> {
+    const s = this.supervisor;
+    this.supervisor = undefined;
+    if (s) await s.close();
+  }
+}

@@ -1,0 +1,211 @@
+import { EventEmitter } from 'node:events';
+import type { BlobStore, Logger } from '../../platform/index.js';
+import type { RenditionInfo } from '../contract.js';
+import type { LadderOutput } from '../ladder/ffmpeg-ladder-args.js';
+import { Fmp4StreamParser, type Fmp4Fragment, type TrackInfo } from '../cmaf/fmp4-stream-parser.js';
+import { CmafSegmenter, type CmafPart, type CmafSegment } from '../cmaf/segmenter.js';
+import { RenditionTimeline } from './rendition-timeline.js';
+import type { LiveCatalog } from './live-catalog.js';
+import type { LiveMetrics } from './live-session.js';
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+/** Static settings of one rendition pipeline. */
+export interface RenditionPipelineConfig {
+  streamId: string;
+  output: LadderOutput;
+  partTarget: number;
+  segmentTarget: number;
+  dvrWindowSeconds: number;
+  firstMsn: number;
+  /** Wall clock (epoch ms) of a media time of the current FFmpeg run. */
+  anchor: (mediaSeconds: number) => number;
+}
+
+/** Events of a pipeline. */
+export interface RenditionPipelineEvents {
+  info: [info: RenditionInfo];
+}
+
+/**
+ * One FFmpeg output turned into LL-HLS/DASH media: fMP4 bytes → parser → CMAF segmenter → storage
+ * (parts, segments, init) → timeline → live catalog. Storage first, then the announcement, so no reader
+ * sees a part that is not there. Writes are serialised to keep announcements in order.
+ */
+export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
+  private parser: Fmp4StreamParser;
+  private segmenter?: CmafSegmenter;
+  private timeline?: RenditionTimeline;
+  private track?: TrackInfo;
+  private initName?: string;
+  private chain: Promise<void> = Promise.resolve();
+  private discontinuityNext = false;
+  private bytesInSegment = 0;
+  private bitrate = { bytes: 0, seconds: 0, peak: 0 };
+  private readonly prefix: string;
+
+  constructor(
+    private readonly deps: { blobs: BlobStore; catalog: LiveCatalog; logger: Logger; metrics: LiveMetrics },
+    private readonly config: RenditionPipelineConfig,
+  ) {
+    super();
+    this.prefix = `live/${config.streamId}/${config.output.name}`;
+    this.parser = this.newParser();
+  }
+
+  /** Bytes from this output's pipe. */
+  push(chunk: Buffer): void {
+    try {
+      this.parser.push(chunk);
+    } catch (err) {
+      this.deps.logger.error({ err, rendition: this.config.output.name }, 'unparseable fMP4 from transcoder: output reset');
+      this.restart(true);
+    }
+  }
+
+  /** A new FFmpeg run feeds this output: new fMP4 stream, discontinuity in the timeline. */
+  restart(discontinuity: boolean): void {
+    this.flushSegmenter();
+    this.parser = this.newParser();
+    this.segmenter = undefined;
+    if (discontinuity) this.discontinuityNext = true;
+  }
+
+  /** The timeline so far (for recordings). */
+  get state() {
+    return this.timeline?.state();
+  }
+
+  /** The init segment's storage key. */
+  get initKey(): string | undefined {
+    return this.initName ? `${this.prefix}/${this.initName}` : undefined;
+  }
+
+  get name(): string {
+    return this.config.output.name;
+  }
+
+  /** Closes the last segment and marks the playlist ended. */
+  async finish(): Promise<void> {
+    this.flushSegmenter();
+    this.enqueue(async () => {
+      if (!this.timeline) return;
+      this.timeline.end();
+      await this.deps.catalog.putRendition(this.timeline.state());
+    });
+    await this.chain;
+  }
+
+  private newParser(): Fmp4StreamParser {
+    const parser = new Fmp4StreamParser();
+    parser.on('init', (init) => this.onInit(init.bytes, init.track));
+    parser.on('fragment', (f) => this.onFragment(f));
+    return parser;
+  }
+
+  private flushSegmenter(): void {
+    try {
+      this.segmenter?.flush();
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'flush failed');
+    }
+  }
+
+  private onInit(bytes: Buffer, track: TrackInfo): void {
+    const first = !this.track;
+    this.track = track;
+    if (first) {
+      // One init per session: FFmpeg restarted with the same arguments writes the same sample entries.
+      this.initName = `init-${this.config.firstMsn}.mp4`;
+      this.timeline = new RenditionTimeline({
+        streamId: this.config.streamId,
+        rendition: this.config.output.name,
+        kind: track.kind,
+        timescale: track.timescale,
+        initName: this.initName,
+        partTarget: this.config.partTarget,
+        segmentTarget: this.config.segmentTarget,
+        dvrWindowSeconds: this.config.dvrWindowSeconds,
+        firstMsn: this.config.firstMsn,
+      });
+      const key = `${this.prefix}/${this.initName}`;
+      this.enqueue(() => this.deps.blobs.put(key, bytes, { contentType: 'video/mp4', cacheControl: IMMUTABLE }));
+      this.enqueue(async () => this.emit('info', this.info()));
+    }
+    if (this.discontinuityNext) {
+      this.timeline?.markDiscontinuity();
+      this.discontinuityNext = false;
+    }
+    this.segmenter = new CmafSegmenter({
+      timescale: track.timescale,
+      kind: track.kind,
+      partTargetSeconds: this.config.partTarget,
+      segmentTargetSeconds: this.config.segmentTarget,
+    });
+    this.segmenter.on('part', (p) => this.onPart(p));
+    this.segmenter.on('segment', (s) => this.onSegment(s));
+  }
+
+  private onFragment(f: Fmp4Fragment): void {
+    this.segmenter?.push(f);
+  }
+
+  private onPart(p: CmafPart): void {
+    const timeline = this.timeline;
+    const track = this.track;
+    if (!timeline || !track) return;
+    const pdt = this.config.anchor(p.decodeTime / track.timescale);
+    this.bytesInSegment += p.bytes.length;
+    const kind = track.kind;
+    // Timeline changes happen inside the ordered chain, so a published state never lists unwritten media.
+    this.enqueue(async () => {
+      const { msn, part } = timeline.addPart({ duration: p.duration, independent: p.independent }, p.decodeTime, pdt);
+      await this.deps.blobs.put(`${this.prefix}/part-${msn}.${part}.m4s`, p.bytes, { contentType: 'video/iso.segment', cacheControl: IMMUTABLE });
+      await this.deps.catalog.putRendition(timeline.state());
+      this.deps.metrics.parts.inc({ rendition_kind: kind });
+      this.deps.metrics.partDelay.observe({ rendition_kind: kind }, Math.max(0, (Date.now() - (pdt + p.duration * 1000)) / 1000));
+    });
+  }
+
+  private onSegment(s: CmafSegment): void {
+    const timeline = this.timeline;
+    if (!timeline) return;
+    this.bitrate.bytes += this.bytesInSegment;
+    this.bitrate.seconds += s.duration;
+    this.bitrate.peak = Math.max(this.bitrate.peak, (this.bytesInSegment * 8) / Math.max(s.duration, 0.001));
+    this.bytesInSegment = 0;
+    this.enqueue(async () => {
+      await this.deps.blobs.put(`${this.prefix}/seg-${timeline.msn}.m4s`, s.bytes, { contentType: 'video/iso.segment', cacheControl: IMMUTABLE });
+      timeline.closeSegment(s.duration);
+      await this.deps.catalog.putRendition(timeline.state());
+    });
+  }
+
+  /** What the multivariant playlist says about this rendition. */
+  private info(): RenditionInfo {
+    const o = this.config.output;
+    const t = this.track!;
+    const nominal = o.kind === 'video' ? (o.videoBitrateKbps ?? 2000) * 1000 : (o.audioBitrateKbps ?? 128) * 1000;
+    return {
+      name: o.name,
+      kind: t.kind,
+      codec: t.codec,
+      // BANDWIDTH must cover the peak segment bitrate (§4.4.6.2); use the configured rate plus container headroom.
+      bandwidth: Math.round(nominal * 1.25),
+      averageBandwidth: Math.round(nominal * 1.05),
+      width: t.width ?? o.width,
+      height: t.height ?? o.height,
+      frameRate: o.fps,
+      sampleRate: t.sampleRate,
+      channels: t.channels,
+      timescale: t.timescale,
+    };
+  }
+
+  private enqueue(job: () => Promise<unknown>): void {
+    this.chain = this.chain.then(job).then(
+      () => undefined,
+      (err) => this.deps.logger.error({ err, rendition: this.config.output.name }, 'writing media failed'),
+    );
+  }
+}

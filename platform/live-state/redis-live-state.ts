@@ -1,0 +1,126 @@
+import { Redis } from 'ioredis';
+import type { Unsubscribe } from '../bus/bus.js';
+import type { Logger } from '../logger.js';
+import type { LiveState } from './live-state.js';
+
+/** Where the shared live state lives. */
+export interface RedisLiveStateConfig {
+  url: string;
+  /** Prefix of every key and pub/sub channel (default `live:`), so deployments can share a server. */
+  keyPrefix?: string;
+  /** CLIENT SETNAME prefix (default `streamforge-live`). */
+  connectionName?: string;
+}
+
+/**
+ * INCR that sets the expiry only when it creates the counter, atomically: a fixed window for rate
+ * limits, as MemoryLiveState does (a later INCR never extends it). Lua, because INCR + PEXPIRE NX in
+ * MULTI would also give a ttl to a counter that already existed without one.
+ */
+const INCR_WITH_TTL = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`;
+
+/** The script as a command ioredis runs by EVALSHA (falling back to EVAL once per connection). */
+interface WithIncrTtl {
+  incrWithTtl(key: string, ttlMs: number): Promise<number>;
+}
+
+/**
+ * LiveState on Redis, shared by every process: GET/SET PX/DEL for values, a Lua INCR for counters,
+ * PUBLISH/SUBSCRIBE for notifications. A subscribed connection can run nothing but (UN)SUBSCRIBE, so
+ * listeners get one dedicated connection, opened on the first listen().
+ */
+export class RedisLiveState implements LiveState {
+  private readonly cmd: Redis & WithIncrTtl;
+  private sub?: Redis;
+  /** Listeners per channel (unprefixed), and the SUBSCRIBE that serves them. */
+  private readonly channels = new Map<string, { handlers: Set<(message: string) => void>; ready: Promise<unknown> }>();
+  private readonly prefix: string;
+  private readonly logger: Logger;
+
+  constructor(
+    deps: { logger: Logger },
+    private readonly config: RedisLiveStateConfig,
+  ) {
+    this.logger = deps.logger.child({ mod: 'live-state', driver: 'redis' });
+    this.prefix = config.keyPrefix ?? 'live:';
+    this.cmd = this.connect('cmd') as Redis & WithIncrTtl;
+    this.cmd.defineCommand('incrWithTtl', { numberOfKeys: 1, lua: INCR_WITH_TTL });
+  }
+
+  private connect(role: string): Redis {
+    const conn = new Redis(this.config.url, { protocol: 2, connectionName: `${this.config.connectionName ?? 'streamforge-live'}:${role}` });
+    conn.on('error', (err) => this.logger.warn({ err, role }, 'redis connection error'));
+    return conn;
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.cmd.get(this.prefix + key);
+  }
+
+  async set(key: string, value: string, ttlMs?: number): Promise<void> {
+    // A SET without PX also clears an earlier ttl, as a MemoryLiveState set does.
+    if (ttlMs) await this.cmd.set(this.prefix + key, value, 'PX', Math.max(1, Math.round(ttlMs)));
+    else await this.cmd.set(this.prefix + key, value);
+  }
+
+  async del(key: string): Promise<void> {
+    await this.cmd.del(this.prefix + key);
+  }
+
+  async incr(key: string, ttlMs: number): Promise<number> {
+    return Number(await this.cmd.incrWithTtl(this.prefix + key, Math.max(1, Math.round(ttlMs))));
+  }
+
+  async notify(channel: string, message: string): Promise<void> {
+    await this.cmd.publish(this.prefix + channel, message);
+  }
+
+  /** The subscriber connection, dispatching each message to the handlers of its channel. */
+  private subscriber(): Redis {
+    if (!this.sub) {
+      this.sub = this.connect('sub');
+      this.sub.on('message', (channel: string, message: string) => {
+        for (const handler of this.channels.get(channel.slice(this.prefix.length))?.handlers ?? []) {
+          try {
+            handler(message);
+          } catch (err) {
+            this.logger.error({ err, channel }, 'live-state listener failed');
+          }
+        }
+      });
+    }
+    return this.sub;
+  }
+
+  async listen(channel: string, handler: (message: string) => void): Promise<Unsubscribe> {
+    let entry = this.channels.get(channel);
+    if (!entry) {
+      const created = { handlers: new Set<(message: string) => void>(), ready: this.subscriber().subscribe(this.prefix + channel) };
+      // A failed SUBSCRIBE is forgotten, so the next listen() tries again.
+      created.ready.catch(() => this.channels.get(channel) === created && this.channels.delete(channel));
+      this.channels.set(channel, created);
+      entry = created;
+    }
+    // A wrapper per call: one handler registered twice is two listeners, as with EventEmitter.
+    const own = (message: string) => handler(message);
+    entry.handlers.add(own);
+    // Resolves once Redis confirmed the subscription: a notify after listen() resolves is heard.
+    await entry.ready;
+    return async () => {
+      const current = this.channels.get(channel);
+      if (!current?.handlers.delete(own) || current.handlers.size > 0) return;
+      this.channels.delete(channel);
+      await this.sub?.unsubscribe(this.prefix + channel);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.channels.clear();
+    await Promise.all(
+      [this.cmd, this.sub].map((conn) => conn && conn.status !== 'end' && conn.quit().catch(() => conn.disconnect())),
+    );
+  }
+}
