@@ -15,11 +15,14 @@ import {
   type Config,
   type Logger,
 } from './platform/index.js';
-import { ControlApiServer } from './control-api/index.js';
-import { IngestServer, type PublishAuthorizer } from './ingest/index.js';
-import { LiveCatalog, LivePackager } from './packager/index.js';
+import { ControlApiServer, type ControlApiTopics } from './control-api/index.js';
+import { IngestServer, type IngestTopics, type PublishAuthorizer } from './ingest/index.js';
+import { LiveCatalog, LivePackager, type PackagerTopics } from './packager/index.js';
 import { OriginServer } from './origin/index.js';
 import { EdgeServer, edgeConfigFrom } from './edge-cache/index.js';
+
+/** Every bus topic of the platform. */
+export type PlatformTopics = ControlApiTopics & IngestTopics & PackagerTopics;
 
 /** The services `main.js` can run. */
 export const SERVICES = ['control-api', 'ingest', 'packager', 'origin', 'edge-cache'] as const;
@@ -40,7 +43,7 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
   let ready = false;
   try {
     const liveState = life.add('live-state', createLiveState(config));
-    const bus = life.add('bus', createBus(config, logger));
+    const bus = life.add('bus', createBus<PlatformTopics>(config, logger));
     const blobs = life.add('blobs', createBlobStore(config));
     const catalog = new LiveCatalog(liveState);
 

@@ -57,12 +57,16 @@ describe('ControlApiServer', () => {
     expect(stream.streamKey).toMatch(/^sk_/);
   });
 
-  it('answers ingest in process (authorize) and tracks status from ingest events', async () => {
+  it('answers ingest in process (authorize) and tracks status from ingest and packager events', async () => {
     expect(await server.authorize(stream.streamKey!, { remoteAddress: '192.0.2.7' })).toMatchObject({ ok: true, streamId: stream.id, accountId });
     await bus.publish('ingest.stream.started', { streamId: stream.id, sessionId: 's1', sourceUrl: 'http://127.0.0.1:1/x', startedAtMs: Date.now(), remoteAddress: '192.0.2.7' });
     await expect.poll(async () => (await getStream()).status).toBe('live');
     expect(await server.authorizePublish(stream.streamKey!)).toEqual({ ok: false, reason: 'already-live' });
     await bus.publish('ingest.stream.ended', { streamId: stream.id, sessionId: 's1', endedAtMs: Date.now(), reason: 'publisher left' });
+    // Inside the reconnect grace window the stream stays live, and the same key may publish again.
+    await expect.poll(async () => (await server.authorizePublish(stream.streamKey!)).ok).toBe(true);
+    expect((await getStream()).status).toBe('live');
+    await bus.publish('packager.session.ended', { streamId: stream.id, sessionId: 's1', endedAtMs: Date.now() });
     await expect.poll(async () => (await getStream()).status).toBe('ended');
   });
 

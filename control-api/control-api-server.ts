@@ -93,7 +93,9 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
     if (!bus) return;
     this.unsubscribes.push(
       await bus.subscribe('ingest.stream.started', (m) => this.onStatus(m.streamId, 'live'), { group: GROUP }),
-      await bus.subscribe('ingest.stream.ended', (m) => this.onStatus(m.streamId, 'ended'), { group: GROUP }),
+      await bus.subscribe('ingest.stream.ended', (m) => this.services.liveStreams.setPublisherGone(m.streamId).then(() => undefined), { group: GROUP }),
+      // The session ends after the packager's reconnect grace window, not when the publisher drops.
+      await bus.subscribe('packager.session.ended', (m) => this.onStatus(m.streamId, 'ended'), { group: GROUP }),
       await bus.subscribe('packager.recording.ready', (m) => this.onRecordingReady(m), { group: GROUP }),
     );
   }

@@ -22,6 +22,7 @@ interface LiveStreamRow {
   created_at: Date;
   updated_at: Date;
   last_live_at: Date | null;
+  publisher_connected: boolean;
 }
 
 /** Fields a creator sets when creating a stream. */
@@ -129,7 +130,7 @@ export class LiveStreamService {
   async authorizePublish(streamKey: string): Promise<PublishAuthorization> {
     if (!STREAM_KEY.test(streamKey)) return { ok: false, reason: 'unknown-key' };
     const [row] = await this.deps.sql.query<LiveStreamRow>(`SELECT * FROM live_streams WHERE stream_key_hash = $1`, [sha256(streamKey)]);
-    const refuse = !row ? 'unknown-key' : !row.enabled ? 'disabled' : row.status === 'live' ? 'already-live' : undefined;
+    const refuse = !row ? 'unknown-key' : !row.enabled ? 'disabled' : row.publisher_connected ? 'already-live' : undefined;
     if (refuse) {
       this.deps.logger.info({ key: maskKey(streamKey), streamId: row?.id, reason: refuse }, 'publish refused');
       return { ok: false, reason: refuse };
@@ -149,13 +150,21 @@ export class LiveStreamService {
     if (!isUuid(id)) return false;
     const now = new Date();
     const [row] = await this.deps.sql.query<LiveStreamRow>(
-      `UPDATE live_streams SET status = $2, updated_at = $3, last_live_at = CASE WHEN $2 = 'live' THEN $3 ELSE last_live_at END
+      `UPDATE live_streams SET status = $2, updated_at = $3, last_live_at = CASE WHEN $2 = 'live' THEN $3 ELSE last_live_at END,
+              publisher_connected = ($2 = 'live')
         WHERE id = $1 RETURNING *`,
       [id, status, now],
     );
     if (!row) return false;
     await this.publish('control.stream.statusChanged', { streamId: row.id, accountId: row.account_id, status, atMs: now.getTime() });
     return true;
+  }
+
+  /** A publisher left; the stream stays `live` until the packager ends the session (reconnect grace). */
+  async setPublisherGone(id: string): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    const rows = await this.deps.sql.query(`UPDATE live_streams SET publisher_connected = false WHERE id = $1 RETURNING id`, [id]);
+    return rows.length > 0;
   }
 
   private async update(accountId: string, id: string, set: string, params: unknown[]): Promise<LiveStreamRow> {

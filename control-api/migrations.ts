@@ -79,4 +79,10 @@ export const controlApiMigrations: Migration[] = [
       CREATE INDEX assets_account_idx ON assets (account_id, created_at DESC);
     `,
   },
+  {
+    // A publisher reconnecting inside the packager's grace window finds the stream still `live`:
+    // whether a publisher is connected right now is what refuses a second one.
+    id: 'control_api_0004_publisher_connected',
+    up: `ALTER TABLE live_streams ADD COLUMN publisher_connected boolean NOT NULL DEFAULT false;`,
+  },
 ];

@@ -125,6 +125,17 @@ describe('IngestServer (real RTMP publishes through node-media-server in a worke
     await first.exited;
   });
 
+  it('drops the live publisher of a stream control-api disables', async () => {
+    const mark = rec.events.length;
+    const pub = publishTestPattern(url(GOOD_KEY), 15);
+    const started = await waitFor(() => rec.events.slice(mark).find((e) => e.topic === 'ingest.stream.started'), 10_000, 'started');
+    await rec.bus.publish('control.stream.disabled', { streamId: 'stream-good', accountId: 'acct-1', atMs: Date.now() });
+    const ended = await waitFor(() => rec.events.find((e) => e.topic === 'ingest.stream.ended' && e.msg.sessionId === started.msg.sessionId), 5000, 'ended');
+    expect(ended.msg.reason).toBe('stream disabled');
+    const { code } = await pub.exited;
+    expect(code).not.toBe(0);
+  });
+
   it('times out a client that connects and sends nothing, and keeps serving', async () => {
     const pid = server.workerPid;
     const t0 = Date.now();

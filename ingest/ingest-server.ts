@@ -70,7 +70,8 @@ export type StreamControlTopics = Pick<ControlApiTopics, 'control.stream.deleted
 /** The bus as ingest uses it: publishes its topics, listens to stream control (the platform Bus fits). */
 export interface IngestBus {
   publish<K extends keyof IngestTopics & string>(topic: K, msg: IngestTopics[K]): Promise<void>;
-  subscribe<K extends keyof StreamControlTopics & string>(topic: K, handler: (msg: StreamControlTopics[K]) => void | Promise<void>): Promise<() => Promise<void>>;
+  /** Handlers take `object` so any platform Bus fits; payloads are checked on arrival. */
+  subscribe(topic: keyof StreamControlTopics & string, handler: (msg: object) => void | Promise<void>): Promise<() => Promise<void>>;
 }
 
 /** What IngestServer runs with. */
@@ -205,7 +206,12 @@ export class IngestServer {
     // Every ingest instance listens (no consumer group): only the one holding the socket acts.
     for (const topic of ['control.stream.deleted', 'control.stream.disabled'] as const) {
       const reason = topic === 'control.stream.deleted' ? 'stream deleted' : 'stream disabled';
-      this.unsubscribe.push(await this.deps.bus.subscribe(topic, (msg) => this.dropStream(msg.streamId, reason)));
+      this.unsubscribe.push(
+        await this.deps.bus.subscribe(topic, (msg) => {
+          const streamId = (msg as Partial<StreamControlTopics[typeof topic]>).streamId;
+          if (typeof streamId === 'string') this.dropStream(streamId, reason);
+        }),
+      );
     }
     await this.host.start();
     this.log.info({ rtmpPort: this.rtmpPort, app: this.tuning.app }, 'rtmp ingest listening');

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { createLogger, MemoryBus, type Logger } from '../../platform/index.js';
 import type { IngestTopics } from '../contract.js';
+import type { StreamControlTopics } from '../ingest-server.js';
 
 /** An AMF0 value we can encode. */
 export type Amf = string | number | boolean | null | { [key: string]: Amf };
@@ -55,7 +56,7 @@ export function rtmpMessage(cid: number, typeId: number, streamId: number, paylo
   const parts = [header];
   for (let off = 0; off < payload.length; off += chunkSize) {
     if (off > 0) parts.push(Buffer.from([0xc0 | (cid & 0x3f)]));
-    parts.push(payload.subarray(off, off + chunkSize));
+    parts.push(Buffer.from(payload.subarray(off, off + chunkSize)));
   }
   return Buffer.concat(parts);
 }
@@ -167,8 +168,8 @@ export function captureLogger(level = 'debug'): { logger: Logger; lines: () => s
 }
 
 /** Everything published on the ingest topics, in order. */
-export async function recordingBus(logger: Logger): Promise<{ bus: MemoryBus<IngestTopics>; events: { topic: string; msg: Record<string, unknown> }[] }> {
-  const bus = new MemoryBus<IngestTopics>({ logger });
+export async function recordingBus(logger: Logger): Promise<{ bus: MemoryBus<IngestTopics & StreamControlTopics>; events: { topic: string; msg: Record<string, unknown> }[] }> {
+  const bus = new MemoryBus<IngestTopics & StreamControlTopics>({ logger });
   const events: { topic: string; msg: Record<string, unknown> }[] = [];
   for (const topic of ['ingest.stream.started', 'ingest.stream.ended', 'ingest.stream.stats'] as const) {
     await bus.subscribe(topic, (msg) => {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IngestServer, type IngestTopics } from '../../ingest/index.js';
+import { IngestServer, type IngestTopics, type StreamControlTopics } from '../../ingest/index.js';
 import { MemoryBus, createLogger, createMetricsRegistry } from '../../platform/index.js';
 import { ffmpegLadderArgs } from './ffmpeg-ladder-args.js';
 import { LadderProcess } from './ffmpeg-ladder-process.js';
@@ -18,7 +18,7 @@ const logger = createLogger('silent');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ladder-ingest-'));
 
 describe('ladder fed by the RTMP ingest', () => {
-  const bus = new MemoryBus<IngestTopics>({ logger });
+  const bus = new MemoryBus<IngestTopics & StreamControlTopics>({ logger });
   let ingest: IngestServer;
 
   beforeAll(async () => {

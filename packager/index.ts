@@ -1,0 +1,4 @@
+/** The packager's public face: live packaging service, live catalog, and manifest builders. */
+export * from './contract.js';
+export { LiveCatalog } from './live/live-catalog.js';
+export { LivePackager, type LivePackagerDeps, type LivePackagerTopics } from './live/live-packager.js';
