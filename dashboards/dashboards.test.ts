@@ -53,7 +53,7 @@ interface Dashboard {
 }
 
 /** Metric names referenced by a PromQL expression (functions, labels, keywords and variables removed). */
-export function metricNames(expr: string): string[] {
+function metricNames(expr: string): string[] {
   const bare = expr
     .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""') // string literals (regexes, label values)
     .replace(/\{[^}]*\}/g, ' ') // label matchers
@@ -71,7 +71,7 @@ export function metricNames(expr: string): string[] {
 }
 
 /** Why a metric name breaks the naming rules, or null when it follows them. */
-export function namingProblem(name: string): string | null {
+function namingProblem(name: string): string | null {
   if (!KNOWN_PREFIX.test(name)) return `${name} has none of the known prefixes`;
   const family = name.replace(HISTOGRAM_SERIES, '');
   if (family !== name && !/_(seconds|bytes)$/.test(family)) return `${name}: a histogram family must be in seconds or bytes`;

@@ -92,7 +92,8 @@ interface Session {
   live: boolean;
   startedAtMs: number;
   sourceUrl?: string;
-  last?: { at: number; bytes: number; frames: number; dropped: number };
+  last?: { at: number; bytes: number; frames: number };
+  droppedCounted: number;
   lastPublishedAt: number;
 }
 
@@ -278,6 +279,7 @@ export class IngestServer {
       live: false,
       startedAtMs: 0,
       lastPublishedAt: 0,
+      droppedCounted: 0,
     });
     this.host.send({ type: 'decision', connId, ok: true, streamId: decision.streamId });
   }
@@ -315,7 +317,13 @@ export class IngestServer {
         this.log[level]({ sessionId: msg.connId, key: s?.maskedKey, remoteAddress: msg.remoteAddress, result: msg.result, reason: msg.reason }, 'rtmp connection ended before going live');
       }
     }
+    if (s && msg.stats) this.countDropped(s, msg.stats.droppedFrames);
     if (s) this.finish(s, msg.reason);
+  }
+
+  private countDropped(s: Session, total: number): void {
+    if (total > s.droppedCounted) this.m.dropped.inc({ stream: s.streamId }, total - s.droppedCounted);
+    s.droppedCounted = Math.max(s.droppedCounted, total);
   }
 
   private onStats(stats: ConnectionStats[]): void {
@@ -323,15 +331,15 @@ export class IngestServer {
     for (const st of stats) {
       const s = this.sessions.get(st.connId);
       if (!s?.live) continue;
+      this.countDropped(s, st.droppedFrames);
       const last = s.last;
-      s.last = { at: now, bytes: st.bytesIn, frames: st.videoFrames, dropped: st.droppedFrames };
+      s.last = { at: now, bytes: st.bytesIn, frames: st.videoFrames };
       if (!last) continue;
       const dt = Math.max(0.001, (now - last.at) / 1000);
       const bitrate = ((st.bytesIn - last.bytes) * 8) / dt;
       const fps = (st.videoFrames - last.frames) / dt;
       this.m.bitrate.set({ stream: s.streamId }, Math.round(bitrate));
       this.m.fps.set({ stream: s.streamId }, Math.round(fps * 100) / 100);
-      if (st.droppedFrames > last.dropped) this.m.dropped.inc({ stream: s.streamId }, st.droppedFrames - last.dropped);
       if (now - s.lastPublishedAt >= this.tuning.statsPublishIntervalMs) {
         s.lastPublishedAt = now;
         this.publish('ingest.stream.stats', {

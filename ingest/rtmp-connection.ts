@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import type { IngestAudioInfo, IngestVideoInfo } from './contract.js';
 import { audioCodecName, avcSpsFromSequenceHeader, parseAacSequenceHeader, videoCodecName } from './media-info.js';
 import type { NmsModules, NmsPacket, NmsRtmpSession } from './nms.js';
-import type { ConnectionResult, RtmpWorkerConfig, WorkerMessage } from './worker-protocol.js';
+import type { ConnectionResult, ConnectionStats, RtmpWorkerConfig, WorkerMessage } from './worker-protocol.js';
 
 /** What a connection needs from the worker around it. */
 export interface ConnectionHost {
@@ -115,9 +115,9 @@ export class RtmpConnection {
     s.run();
   }
 
-  /** Counters for the stats message. */
-  get bytesIn(): number {
-    return this.session.inBytes;
+  /** Cumulative counters for the stats messages. */
+  stats(): ConnectionStats {
+    return { connId: this.id, bytesIn: this.session.inBytes, videoFrames: this.videoFrames, audioFrames: this.audioFrames, droppedFrames: this.droppedFrames };
   }
 
   /** The NMS broadcast this connection publishes (valid from `waiting_media` on). */
@@ -265,7 +265,8 @@ export class RtmpConnection {
       this.result = 'accepted';
       if (!this.ending) this.reason = 'publisher disconnected';
     }
-    this.host.send({ type: 'closed', connId: this.id, result: this.result, reason: this.reason, wasLive, remoteAddress: this.remoteAddress });
+    const stats = wasLive ? this.stats() : undefined;
+    this.host.send({ type: 'closed', connId: this.id, result: this.result, reason: this.reason, wasLive, remoteAddress: this.remoteAddress, stats });
   }
 
   private arm(ms: number, fn: () => void): void {

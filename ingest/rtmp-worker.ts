@@ -130,11 +130,7 @@ export class RtmpWorker implements ConnectionHost {
   }
 
   private sendStats(): void {
-    const sessions = [];
-    for (const c of this.connections.values()) {
-      if (c.state !== 'live') continue;
-      sessions.push({ connId: c.id, bytesIn: c.bytesIn, videoFrames: c.videoFrames, audioFrames: c.audioFrames, droppedFrames: c.droppedFrames });
-    }
+    const sessions = [...this.connections.values()].filter((c) => c.state === 'live').map((c) => c.stats());
     if (sessions.length) this.send({ type: 'stats', sessions });
   }
 }

@@ -59,7 +59,7 @@ export type WorkerMessage =
   | { type: 'ready'; rtmpPort: number; flvPort: number }
   | { type: 'authorize'; connId: string; streamKey: string; remoteAddress: string }
   | { type: 'live'; connId: string; token: string; remoteAddress: string; video?: IngestVideoInfo; audio?: IngestAudioInfo }
-  | { type: 'closed'; connId: string; result: ConnectionResult; reason: string; wasLive: boolean; remoteAddress: string }
+  | { type: 'closed'; connId: string; result: ConnectionResult; reason: string; wasLive: boolean; remoteAddress: string; stats?: ConnectionStats }
   | { type: 'stats'; sessions: ConnectionStats[] }
   | { type: 'pong'; seq: number }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; fields?: Record<string, unknown> };

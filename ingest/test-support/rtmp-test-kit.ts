@@ -101,15 +101,16 @@ export interface Publisher {
   exited: Promise<{ code: number | null; stderr: string }>;
 }
 
-/** Publishes a 320x180 test pattern with a sine tone to `url` for `seconds` (real time). */
-export function publishTestPattern(url: string, seconds: number, opts: { audio?: boolean } = {}): Publisher {
+/** Publishes a test pattern (320x180 unless told) with a sine tone to `url` for `seconds` (real time). */
+export function publishTestPattern(url: string, seconds: number, opts: { audio?: boolean; size?: string; videoKbps?: number } = {}): Publisher {
   const audio = opts.audio !== false;
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'error', '-re',
-    '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30',
+    '-f', 'lavfi', '-i', `testsrc2=size=${opts.size ?? '320x180'}:rate=30`,
     ...(audio ? ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'] : []),
     '-t', String(seconds),
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30', '-pix_fmt', 'yuv420p',
+    ...(opts.videoKbps ? ['-b:v', `${opts.videoKbps}k`] : []),
     ...(audio ? ['-c:a', 'aac', '-b:a', '64k'] : []),
     '-f', 'flv', url,
   ];

@@ -159,6 +159,8 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
     const kind = track.kind;
     // Timeline changes happen inside the ordered chain, so a published state never lists unwritten media.
     this.enqueue(async () => {
+      // The segmenter also notices timestamp jumps it was not told about.
+      if (p.partIndex === 0 && p.discontinuity) timeline.markDiscontinuity();
       const { msn, part } = timeline.addPart({ duration: p.duration, independent: p.independent }, p.decodeTime, pdt);
       await this.deps.blobs.put(`${this.prefix}/part-${msn}.${part}.m4s`, p.bytes, { contentType: 'video/iso.segment', cacheControl: IMMUTABLE });
       await this.deps.catalog.putRendition(timeline.state());

@@ -6,6 +6,6 @@ cd "$(dirname "$0")"
 FLAGS="-movflags empty_moov+default_base_moof+frag_every_frame -flush_packets 1 -f mp4"
 ffmpeg -hide_banner -loglevel error -y \
   -f lavfi -t 3 -i testsrc2=size=320x180:rate=30 -f lavfi -t 3 -i sine=frequency=440:sample_rate=48000 \
-  -map 0:v -c:v libx264 -preset ultrafast -tune zerolatency -profile:v high -g 60 -keyint_min 60 -sc_threshold 0 \
+  -map 0:v -c:v libx264 -preset veryfast -tune zerolatency -profile:v high -g 60 -keyint_min 60 -sc_threshold 0 \
   -force_key_frames 'expr:gte(t,n_forced*2)' -b:v 200k -pix_fmt yuv420p $FLAGS pipe:1 \
   -map 1:a -c:a aac -b:a 64k -ac 2 $FLAGS pipe:3 > video-320x180.mp4 3> audio-aac.mp4

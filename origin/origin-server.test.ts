@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FsBlobStore, MemoryLiveState, createLogger, createMetricsRegistry, loadConfig } from '../platform/index.js';
+import { tempDir } from '../platform/test-support/env.js';
+import { LiveCatalog, type RenditionInfo } from '../packager/index.js';
+import { RenditionTimeline } from '../packager/live/rendition-timeline.js';
+import { OriginServer } from './origin-server.js';
+import m3u8Parser from 'm3u8-parser';
+
+const STREAM = 'stream1';
+const FIRST_MSN = 1000;
+
+/** A rendition whose parts the test produces by hand, through the same catalog the packager uses. */
+async function setup() {
+  const dir = await tempDir('origin-test-');
+  const blobs = new FsBlobStore(dir);
+  const catalog = new LiveCatalog(new MemoryLiveState());
+  const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: dir, ORIGIN_PORT: '0', BIND_HOST: '127.0.0.1', ORIGIN_BLOCKING_TIMEOUT_MS: '1500' });
+  const origin = new OriginServer({ blobs, catalog, logger: createLogger('silent'), metrics: createMetricsRegistry(false) }, config);
+  await origin.start();
+  const renditions: RenditionInfo[] = [
+    { name: '360p', kind: 'video', codec: 'avc1.64001e', bandwidth: 900_000, width: 640, height: 360, frameRate: 30, timescale: 15360 },
+    { name: 'audio', kind: 'audio', codec: 'mp4a.40.2', bandwidth: 130_000, sampleRate: 48000, channels: 2, timescale: 48000 },
+  ];
+  await catalog.putStream({ streamId: STREAM, sessionId: 's', startedAtMs: Date.now(), renditions, partTarget: 0.5, segmentTarget: 2, dvrWindowSeconds: 60, ended: false });
+  const timelines = new Map(
+    renditions.map((r) => [
+      r.name,
+      new RenditionTimeline({ streamId: STREAM, rendition: r.name, kind: r.kind, timescale: r.timescale, initName: `init-${FIRST_MSN}.mp4`, partTarget: 0.5, segmentTarget: 2, dvrWindowSeconds: 60, firstMsn: FIRST_MSN }),
+    ]),
+  );
+  for (const r of renditions) await blobs.put(`live/${STREAM}/${r.name}/init-${FIRST_MSN}.mp4`, Buffer.from(`init ${r.name}`));
+  let t = 0;
+  /** Writes one part to every rendition (storage first, then the catalog), closing segments every 4 parts. */
+  async function addPart(): Promise<{ msn: number; part: number }> {
+    let pos = { msn: 0, part: 0 };
+    for (const [name, tl] of timelines) {
+      pos = tl.addPart({ duration: 0.5, independent: tl.nextPart === 0 }, t, Date.now());
+      await blobs.put(`live/${STREAM}/${name}/part-${pos.msn}.${pos.part}.m4s`, Buffer.from(`part ${name} ${pos.msn}.${pos.part}`));
+      if (pos.part === 3) {
+        await blobs.put(`live/${STREAM}/${name}/seg-${pos.msn}.m4s`, Buffer.from(`segment ${name} ${pos.msn}`));
+        tl.closeSegment(2);
+      }
+      await catalog.putRendition(tl.state());
+    }
+    t += 0.5 * 15360;
+    return pos;
+  }
+  return { origin, base: `http://127.0.0.1:${origin.port}`, addPart, catalog, timelines, blobs };
+}
+
+describe('OriginServer', () => {
+  let ctx: Awaited<ReturnType<typeof setup>>;
+  beforeAll(async () => {
+    ctx = await setup();
+    for (let i = 0; i < 10; i++) await ctx.addPart(); // two complete segments and half of the third
+  });
+  afterAll(() => ctx.origin.close());
+
+  it('serves LL-HLS media playlists that an independent parser reads', async () => {
+    const res = await fetch(`${ctx.base}/live/${STREAM}/360p/index.m3u8`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/vnd.apple.mpegurl');
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    const parser = new m3u8Parser.Parser();
+    parser.push(await res.text());
+    parser.end();
+    const m = parser.manifest as any;
+    expect(m.mediaSequence).toBe(FIRST_MSN);
+    expect(m.segments).toHaveLength(2);
+    expect(m.serverControl.canBlockReload).toBe(true);
+    expect(m.partInf.partTarget).toBe(0.5);
+    expect(m.preloadHints[0].uri).toBe(`part-${FIRST_MSN + 2}.2.m4s`);
+    expect(m.renditionReports[0].uri).toContain('audio');
+  });
+
+  it('holds a blocking reload until the part exists, then answers with it', async () => {
+    const started = Date.now();
+    const pending = fetch(`${ctx.base}/live/${STREAM}/360p/index.m3u8?_HLS_msn=${FIRST_MSN + 2}&_HLS_part=2`);
+    await new Promise((r) => setTimeout(r, 300));
+    await ctx.addPart();
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+    expect(await res.text()).toContain(`part-${FIRST_MSN + 2}.2.m4s`);
+    expect(res.headers.get('cache-control')).toMatch(/max-age=\d+/);
+  });
+
+  it('holds a preload-hint part request until the part is written', async () => {
+    const pending = fetch(`${ctx.base}/live/${STREAM}/audio/part-${FIRST_MSN + 2}.3.m4s`);
+    await new Promise((r) => setTimeout(r, 200));
+    await ctx.addPart();
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(`part audio ${FIRST_MSN + 2}.3`);
+    expect(res.headers.get('cache-control')).toContain('immutable');
+  });
+
+  it('answers 400 for a request too far ahead and 503 after holding too long', async () => {
+    const far = await fetch(`${ctx.base}/live/${STREAM}/360p/index.m3u8?_HLS_msn=${FIRST_MSN + 10}`);
+    expect(far.status).toBe(400);
+    expect(far.headers.get('content-type')).toBe('application/problem+json');
+    expect((await far.json()).code).toBe('TOO_FAR_AHEAD');
+    const slow = await fetch(`${ctx.base}/live/${STREAM}/360p/index.m3u8?_HLS_msn=${FIRST_MSN + 4}&_HLS_part=0`);
+    expect(slow.status).toBe(503);
+    expect((await slow.json()).code).toBe('BLOCKING_TIMEOUT');
+    const bad = await fetch(`${ctx.base}/live/${STREAM}/360p/index.m3u8?_HLS_part=1`);
+    expect(bad.status).toBe(400);
+  });
+
+  it('answers delta updates with EXT-X-SKIP', async () => {
+    for (let i = 0; i < 40; i++) await ctx.addPart();
+    const full = await (await fetch(`${ctx.base}/live/${STREAM}/360p/index.m3u8`)).text();
+    const delta = await (await fetch(`${ctx.base}/live/${STREAM}/360p/index.m3u8?_HLS_skip=YES`)).text();
+    expect(delta).toMatch(/#EXT-X-SKIP:SKIPPED-SEGMENTS=\d+/);
+    expect(delta.length).toBeLessThan(full.length);
+  });
+
+  it('serves init, segments and byte ranges as immutable media', async () => {
+    const seg = await fetch(`${ctx.base}/live/${STREAM}/360p/seg-${FIRST_MSN}.m4s`);
+    expect(seg.status).toBe(200);
+    expect(seg.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(await seg.text()).toBe(`segment 360p ${FIRST_MSN}`);
+    const range = await fetch(`${ctx.base}/live/${STREAM}/360p/seg-${FIRST_MSN}.m4s`, { headers: { range: 'bytes=0-6' } });
+    expect(range.status).toBe(206);
+    expect(await range.text()).toBe('segment');
+    const etag = seg.headers.get('etag')!;
+    const again = await fetch(`${ctx.base}/live/${STREAM}/360p/seg-${FIRST_MSN}.m4s`, { headers: { 'if-none-match': etag } });
+    expect(again.status).toBe(304);
+    const init = await fetch(`${ctx.base}/live/${STREAM}/360p/init-${FIRST_MSN}.mp4`);
+    expect(await init.text()).toBe('init 360p');
+  });
+
+  it('never reads outside the media root', async () => {
+    await ctx.blobs.put('secret.txt', Buffer.from('secret'));
+    for (const p of ['/live/../secret.txt', '/live/%2e%2e/secret.txt', '/vod/x/..%2f..%2fsecret.txt', '/vod/x/%00', '/etc/passwd']) {
+      const res = await fetch(`${ctx.base}${p}`);
+      expect(res.status).toBe(404);
+      expect(await res.text()).not.toContain('secret');
+    }
+  });
+
+  it('renders the multivariant playlist and a dynamic MPD', async () => {
+    const master = await (await fetch(`${ctx.base}/live/${STREAM}/master.m3u8`)).text();
+    expect(master).toContain('#EXT-X-STREAM-INF');
+    expect(master).toContain('TYPE=AUDIO');
+    const mpd = await fetch(`${ctx.base}/live/${STREAM}/manifest.mpd`);
+    expect(mpd.status).toBe(200);
+    expect(await mpd.text()).toContain('type="dynamic"');
+  });
+});
