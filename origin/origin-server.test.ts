@@ -69,7 +69,7 @@ describe('OriginServer', () => {
     expect(m.segments).toHaveLength(2);
     expect(m.serverControl.canBlockReload).toBe(true);
     expect(m.partInf.partTarget).toBe(0.5);
-    expect(m.preloadHints[0].uri).toBe(`part-${FIRST_MSN + 2}.2.m4s`);
+    expect(m.preloadSegment.preloadHints[0].uri).toBe(`part-${FIRST_MSN + 2}.2.m4s`);
     expect(m.renditionReports[0].uri).toContain('audio');
   });
 

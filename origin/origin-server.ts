@@ -128,7 +128,7 @@ export class OriginServer {
     if (states.some((s) => !s || s.segments.length === 0)) {
       return this.sendProblem(res, 404, 'STREAM_STARTING', `stream ${id} has no complete segment yet`);
     }
-    return this.sendText(res, 200, renderMpd(stream, states as RenditionState[]), 'application/dash+xml', LIVE_PLAYLIST);
+    return this.sendText(res, 200, renderMpd(stream, states as RenditionState[], { utcTimingUrl: '/time' }), 'application/dash+xml', LIVE_PLAYLIST);
   }
 
   private async serveMediaPlaylist(

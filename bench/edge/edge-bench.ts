@@ -34,7 +34,10 @@ export interface EdgeBenchOptions {
   coldDelaysMs: number[];
   /** Concurrent blocked playlist requests; default 1000. */
   blockedRequests: number;
-  /** How long the origin holds them before the release; default 1000. */
+  /**
+   * How long the origin holds them before the release; default 1250. Not a multiple of 500 ms: nginx's
+   * lock waiters re-check every 500 ms from their arrival, and a release on that beat would flatter it.
+   */
   blockedHoldMs: number;
   /** Viewer counts to step through on the edge; default 500, 1000, 2000, 3000. */
   viewerSteps: number[];
@@ -61,7 +64,7 @@ export const EDGE_BENCH_DEFAULTS: EdgeBenchOptions = {
   coldRequests: 1000,
   coldDelaysMs: [50, 200],
   blockedRequests: 1000,
-  blockedHoldMs: 1000,
+  blockedHoldMs: 1250,
   viewerSteps: [500, 1000, 2000, 3000],
   viewerSeconds: 10,
   viewerWorkers: 2,

@@ -93,12 +93,12 @@ export function formatEdgeReport(r: EdgeBenchResult): string {
     lines.push(
       `### Cache hits (wrk -t${s.threads} -c${s.connections}, ${s.warmSeconds} s warm-up + ${s.seconds} s measured)`,
       '',
-      '| object | edge rps | nginx rps | ratio | edge p50 / p99 ms | nginx p50 / p99 ms | p99 ratio | edge CPU | nginx CPU |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| object | edge rps | nginx rps | ratio | edge p50 / p99 ms | nginx p50 / p99 ms | p99 ratio | edge CPU | nginx CPU | CPU µs/request edge / nginx |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const h of r.hits) {
       lines.push(
-        `| ${h.object} ${kb(h.bytes)} | ${Math.round(h.edge.rps)} | ${Math.round(h.nginx.rps)} | ${x(h.rpsRatio)} | ${f(h.edge.latencyMs.p50, 2)} / ${f(h.edge.latencyMs.p99, 2)} | ${f(h.nginx.latencyMs.p50, 2)} / ${f(h.nginx.latencyMs.p99, 2)} | ${x(h.p99Ratio)} | ${pct(h.edge.serverCores)} | ${pct(h.nginx.serverCores)} |`,
+        `| ${h.object} ${kb(h.bytes)} | ${Math.round(h.edge.rps)} | ${Math.round(h.nginx.rps)} | ${x(h.rpsRatio)} | ${f(h.edge.latencyMs.p50, 2)} / ${f(h.edge.latencyMs.p99, 2)} | ${f(h.nginx.latencyMs.p50, 2)} / ${f(h.nginx.latencyMs.p99, 2)} | ${x(h.p99Ratio)} | ${pct(h.edge.serverCores)} | ${pct(h.nginx.serverCores)} | ${f(usPerRequest(h.edge))} / ${f(usPerRequest(h.nginx))} |`,
       );
     }
     lines.push('');
@@ -147,6 +147,11 @@ export function formatEdgeReport(r: EdgeBenchResult): string {
   lines.push('### Targets', '', '| | target | measured | |', '|---|---|---|---|');
   for (const t of r.targets) lines.push(`| ${t.name} | ${t.target} | ${t.measured} | ${t.pass ? 'PASS' : 'MISS'} |`);
   return lines.join('\n') + '\n';
+}
+
+/** Server CPU time per request: comparable even when the load tool, not the server, is the limit. */
+function usPerRequest(r: { serverCores: number; rps: number }): number {
+  return (r.serverCores / r.rps) * 1e6;
 }
 
 function lat(l: LatencySummary): string {

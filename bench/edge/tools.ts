@@ -2,7 +2,7 @@
  * System tools the benchmark runs (Debian's nginx and wrk): found on PATH or in /usr/sbin, installed
  * with apt-get when missing (saying so), and free loopback ports for them.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 
@@ -73,13 +73,9 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
   }
 }
 
-/** First line of `cmd args` output (stdout or stderr), for recording tool versions. */
+/** First line of `cmd args` output (stdout, else stderr: `nginx -v` prints there), for recording tool versions. */
 export function toolVersion(cmd: string, args: string[]): string {
-  try {
-    const out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return out.split('\n')[0].trim();
-  } catch (err) {
-    const e = err as { stderr?: string; stdout?: string };
-    return `${e.stdout ?? ''}${e.stderr ?? ''}`.split('\n')[0].trim() || 'unknown';
-  }
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = `${r.stdout ?? ''}`.trim() || `${r.stderr ?? ''}`.trim();
+  return out.split('\n')[0].trim() || 'unknown';
 }

@@ -41,6 +41,8 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
   private chain: Promise<void> = Promise.resolve();
   private discontinuityNext = false;
   private bytesInSegment = 0;
+  /** Segment closes queued but not yet run: the part just before one need not be announced alone. */
+  private closesQueued = 0;
   private bitrate = { bytes: 0, seconds: 0, peak: 0 };
   private readonly prefix: string;
 
@@ -163,7 +165,9 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
       if (p.partIndex === 0 && p.discontinuity) timeline.markDiscontinuity();
       const { msn, part } = timeline.addPart({ duration: p.duration, independent: p.independent }, p.decodeTime, pdt);
       await this.deps.blobs.put(`${this.prefix}/part-${msn}.${part}.m4s`, p.bytes, { contentType: 'video/iso.segment', cacheControl: IMMUTABLE });
-      await this.deps.catalog.putRendition(timeline.state());
+      // A part that ends its segment is announced with the segment, so the preload hint never names a
+      // part that will not exist (part N.k+1 when segment N is about to close).
+      if (this.closesQueued === 0) await this.deps.catalog.putRendition(timeline.state());
       this.deps.metrics.parts.inc({ rendition_kind: kind });
       this.deps.metrics.partDelay.observe({ rendition_kind: kind }, Math.max(0, (Date.now() - (pdt + p.duration * 1000)) / 1000));
     });
@@ -176,7 +180,9 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
     this.bitrate.seconds += s.duration;
     this.bitrate.peak = Math.max(this.bitrate.peak, (this.bytesInSegment * 8) / Math.max(s.duration, 0.001));
     this.bytesInSegment = 0;
+    this.closesQueued++;
     this.enqueue(async () => {
+      this.closesQueued--;
       await this.deps.blobs.put(`${this.prefix}/seg-${timeline.msn}.m4s`, s.bytes, { contentType: 'video/iso.segment', cacheControl: IMMUTABLE });
       timeline.closeSegment(s.duration);
       await this.deps.catalog.putRendition(timeline.state());
