@@ -6,10 +6,12 @@ import type { PublishAuthorizer } from './contract.js';
 import { IngestServer } from './ingest-server.js';
 import {
   captureLogger,
+  amfCommand,
   connectSession,
   publishTestPattern,
   recordingBus,
   rtmpHandshake,
+  rtmpMessage,
   sendAndWait,
   waitFor,
 } from './test-support/rtmp-test-kit.js';
@@ -17,6 +19,7 @@ import {
 const GOOD_KEY = 'sk_live_good_0123456789';
 const DISABLED_KEY = 'sk_live_disabled_98765';
 const UNKNOWN_KEY = 'sk_live_nobody_4242424242';
+const SLOW_KEY = 'sk_live_slow_auth_777777';
 
 /** A real authorizer over an in-memory key table (what control-api answers, minus the database). */
 const authorizer: PublishAuthorizer = {
@@ -24,6 +27,10 @@ const authorizer: PublishAuthorizer = {
     if (key === GOOD_KEY) return { ok: true, streamId: 'stream-good' };
     if (key === 'sk_live_second_555555') return { ok: true, streamId: 'stream-second' };
     if (key === DISABLED_KEY) return { ok: false, reason: 'stream is disabled' };
+    if (key === SLOW_KEY) {
+      await new Promise((r) => setTimeout(r, 600));
+      return { ok: true, streamId: 'stream-slow' };
+    }
     return { ok: false, reason: 'unknown stream key' };
   },
 };
@@ -134,6 +141,21 @@ describe('IngestServer (real RTMP publishes through node-media-server in a worke
     expect(ended.msg.reason).toBe('stream disabled');
     const { code } = await pub.exited;
     expect(code).not.toBe(0);
+  });
+
+  it('forgets a publisher that leaves while the authorizer is still deciding', async () => {
+    const publish = Buffer.concat([
+      connectSession({ app: 'live', tcUrl: 'rtmp://127.0.0.1/live' }),
+      rtmpMessage(3, 20, 0, amfCommand('createStream', 2, null)),
+      rtmpMessage(8, 20, 1, amfCommand('publish', 3, null, SLOW_KEY, 'live')),
+    ]);
+    expect(await sendAndWait(server.rtmpPort, publish, 150)).toBe('timeout'); // we hang up first
+    await new Promise((r) => setTimeout(r, 800)); // the authorizer says yes after we left
+    const before = rec.events.length;
+    const pub = publishTestPattern(url(SLOW_KEY), 1.5);
+    const started = await waitFor(() => rec.events.slice(before).find((e) => e.topic === 'ingest.stream.started'), 10_000, 'started');
+    expect(started.msg.streamId).toBe('stream-slow');
+    await pub.exited;
   });
 
   it('times out a client that connects and sends nothing, and keeps serving', async () => {

@@ -107,6 +107,8 @@ export class IngestServer {
   private flvPort = 0;
   private restarts = 0;
   private unsubscribe: (() => Promise<void>)[] = [];
+  /** Connections waiting for the authorizer; a close meanwhile flips the flag so no owner is left. */
+  private readonly authorizing = new Map<string, { closed: boolean }>();
   /** Bumped when a worker exits: answers for its connections must not be applied afterwards. */
   private epoch = 0;
   private readonly m: {
@@ -249,6 +251,8 @@ export class IngestServer {
   private async onAuthorize(connId: string, streamKey: string, remoteAddress: string): Promise<void> {
     const maskedKey = maskKey(streamKey);
     const epoch = this.epoch;
+    const pending = { closed: false };
+    this.authorizing.set(connId, pending);
     let decision: PublishDecision;
     if (streamKey.length > 256) {
       decision = { ok: false, reason: 'stream key too long' };
@@ -260,7 +264,8 @@ export class IngestServer {
         decision = { ok: false, reason: 'authorization unavailable' };
       }
     }
-    if (epoch !== this.epoch) return; // that worker, and this connection, are gone
+    this.authorizing.delete(connId);
+    if (epoch !== this.epoch || pending.closed) return; // the connection (or its worker) is gone
     if (decision.ok && this.owners.has(decision.streamId)) decision = { ok: false, reason: 'stream is already live' };
     if (!decision.ok) {
       // The key is masked: enough to correlate with the creator's dashboard, never enough to publish.
@@ -308,6 +313,8 @@ export class IngestServer {
   }
 
   private onClosed(msg: Extract<WorkerMessage, { type: 'closed' }>): void {
+    const pending = this.authorizing.get(msg.connId);
+    if (pending) pending.closed = true;
     const s = this.sessions.get(msg.connId);
     if (!msg.wasLive) {
       this.m.connections.inc({ result: msg.result });
@@ -375,6 +382,7 @@ export class IngestServer {
   }
 
   private endAll(reason: string): void {
+    for (const pending of this.authorizing.values()) pending.closed = true;
     for (const s of [...this.sessions.values()]) this.finish(s, reason);
   }
 

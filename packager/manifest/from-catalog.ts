@@ -1,0 +1,140 @@
+import type { RenditionState, StreamState } from '../contract.js';
+import { toMpd, type DashAdaptationSet, type MpdOptions } from './dash.js';
+import { toMediaPlaylist, toMultivariantPlaylist, type HlsPart, type MediaPlaylistOptions, type MediaPlaylistState } from './hls.js';
+import { mediaPlaylistUri, partName, segmentName, siblingPlaylistUri } from './paths.js';
+
+/**
+ * Builders over the packager's live catalog state (contract.ts): the origin keeps RenditionState and
+ * StreamState, and these turn them into playlists and MPDs with the URI layout of paths.ts.
+ */
+
+/** Where the next part will go (CmafSegmenter.nextPartPosition), when the caller knows better than "after the last part". */
+export interface NextPart {
+  msn: number;
+  partIndex: number;
+}
+
+/** The last part (or segment) of a rendition, for EXT-X-RENDITION-REPORT (§4.4.5.4). */
+export function lastPartOf(r: RenditionState): { lastMsn: number; lastPart?: number } {
+  if (r.current.parts.length > 0) return { lastMsn: r.current.msn, lastPart: r.current.parts.length - 1 };
+  const last = r.segments.at(-1);
+  if (!last) return { lastMsn: r.current.msn };
+  return last.parts?.length ? { lastMsn: last.msn, lastPart: last.parts.length - 1 } : { lastMsn: last.msn };
+}
+
+/** The HLS state of one rendition; `siblings` (all renditions of the stream) become rendition reports. */
+export function mediaPlaylistState(r: RenditionState, siblings: RenditionState[] = [], nextPart?: NextPart): MediaPlaylistState {
+  const parts = (msn: number, list: { duration: number; independent: boolean }[]): HlsPart[] =>
+    list.map((p, i) => ({ uri: partName(msn, i), duration: p.duration, independent: p.independent }));
+  const next = nextPart ?? { msn: r.current.msn, partIndex: r.current.parts.length };
+  return {
+    targetDuration: r.targetDuration,
+    partTarget: r.partTarget,
+    mediaSequence: r.segments[0]?.msn ?? r.current.msn,
+    discontinuitySequence: r.discontinuitySequence,
+    mapUri: r.initName,
+    segments: r.segments.map((s) => ({
+      msn: s.msn,
+      uri: segmentName(s.msn),
+      duration: s.duration,
+      programDateTimeMs: s.programDateTimeMs,
+      ...(s.discontinuity ? { discontinuity: true } : {}),
+      ...(s.parts ? { parts: parts(s.msn, s.parts) } : {}),
+    })),
+    pending: {
+      parts: parts(r.current.msn, r.current.parts),
+      programDateTimeMs: r.current.programDateTimeMs,
+      ...(r.current.discontinuity ? { discontinuity: true } : {}),
+    },
+    preloadHintUri: partName(next.msn, next.partIndex),
+    renditionReports: siblings.filter((s) => s.rendition !== r.rendition).map((s) => ({ uri: siblingPlaylistUri(s.rendition), ...lastPartOf(s) })),
+    ended: r.ended,
+  };
+}
+
+/** A rendition's media playlist text. */
+export function toRenditionPlaylist(r: RenditionState, opts: MediaPlaylistOptions & { siblings?: RenditionState[]; nextPart?: NextPart } = {}): string {
+  return toMediaPlaylist(mediaPlaylistState(r, opts.siblings, opts.nextPart), opts);
+}
+
+/** The stream's multivariant playlist: video variants by falling bandwidth, audio as a group. */
+export function toStreamMultivariant(stream: StreamState): string {
+  const video = stream.renditions.filter((r) => r.kind === 'video').sort((a, b) => b.bandwidth - a.bandwidth);
+  const audio = stream.renditions.filter((r) => r.kind === 'audio');
+  return toMultivariantPlaylist({
+    video: video.map((v) => ({
+      uri: mediaPlaylistUri(v.name),
+      bandwidth: v.bandwidth,
+      averageBandwidth: v.averageBandwidth,
+      codecs: v.codec,
+      width: v.width ?? 0,
+      height: v.height ?? 0,
+      frameRate: v.frameRate,
+    })),
+    audio: audio.map((a) => ({
+      uri: mediaPlaylistUri(a.name),
+      name: a.name,
+      codecs: a.codec,
+      channels: a.channels,
+      bandwidth: a.bandwidth,
+      averageBandwidth: a.averageBandwidth,
+    })),
+  });
+}
+
+/**
+ * The stream's MPD. DASH has no EXT-X-DISCONTINUITY inside a Period and media time restarts when the
+ * transcoder does, so only segments since the last discontinuity are listed. availabilityStartTime comes
+ * from the wall clock of the first listed video segment, and each adaptation set's presentationTimeOffset
+ * is derived from its own first segment's PDT, so audio and video line up on the ingest clock.
+ */
+export function toStreamMpd(stream: StreamState, renditions: RenditionState[], nowMs: number, opts: MpdOptions = {}): string {
+  const byName = new Map(renditions.map((r) => [r.rendition, r]));
+  const sets: { info: StreamState['renditions']; timeline: RenditionState }[] = [];
+  for (const kind of ['video', 'audio'] as const) {
+    const info = stream.renditions.filter((r) => r.kind === kind && byName.has(r.name));
+    if (info.length) sets.push({ info, timeline: byName.get(info[0].name)! });
+  }
+  const sinceDiscontinuity = (r: RenditionState) => {
+    let from = 0;
+    r.segments.forEach((s, i) => {
+      if (s.discontinuity) from = i;
+    });
+    return r.segments.slice(from);
+  };
+  const first = sets.map((s) => sinceDiscontinuity(s.timeline)[0]).find(Boolean);
+  const firstTimescale = sets.find((s) => sinceDiscontinuity(s.timeline)[0])?.timeline.timescale ?? 1;
+  const ast = first ? first.programDateTimeMs - (first.startTime / firstTimescale) * 1000 : stream.startedAtMs;
+  const adaptationSets: DashAdaptationSet[] = sets.map(({ info, timeline }) => {
+    const segments = sinceDiscontinuity(timeline);
+    const ts = timeline.timescale;
+    // Media time that maps to the Period start (= availabilityStartTime) on this set's clock.
+    const pto = segments[0] ? Math.max(0, Math.round(segments[0].startTime - ((segments[0].programDateTimeMs - ast) / 1000) * ts)) : 0;
+    return {
+      contentType: timeline.kind,
+      timescale: ts,
+      presentationTimeOffset: pto,
+      representations: info.map((r) => ({
+        id: r.name,
+        bandwidth: r.bandwidth,
+        codecs: r.codec,
+        width: r.width,
+        height: r.height,
+        frameRate: r.frameRate,
+        sampleRate: r.sampleRate,
+        channels: r.channels,
+      })),
+      segments: segments.map((s) => ({ number: s.msn, start: s.startTime, duration: Math.round(s.duration * ts) })),
+    };
+  });
+  const initName = sets[0]?.timeline.initName ?? 'init.mp4';
+  return toMpd(
+    {
+      type: stream.ended ? 'static' : 'dynamic',
+      availabilityStartTimeMs: ast,
+      publishTimeMs: nowMs,
+      adaptationSets,
+    },
+    { timeShiftBufferDepth: stream.dvrWindowSeconds, initializationTemplate: `$RepresentationID$/${initName}`, ...opts },
+  );
+}
