@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsBlobStore, MemoryLiveState, createLogger, createMetricsRegistry, loadConfig } from '../platform/index.js';
 import { tempDir } from '../platform/test-support/env.js';
-import { LiveCatalog, type RenditionInfo } from '../packager/index.js';
-import { RenditionTimeline } from '../packager/live/rendition-timeline.js';
+import { LiveCatalog, RenditionTimeline, type RenditionInfo } from '../packager/index.js';
 import { OriginServer } from './origin-server.js';
 import m3u8Parser from 'm3u8-parser';
 

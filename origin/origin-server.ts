@@ -3,16 +3,19 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { BlobStore, Config, Logger, Registry } from '../platform/index.js';
 import { BlobRangeError, problem } from '../platform/index.js';
-import type { LiveCatalog, RenditionState } from '../packager/index.js';
+import { toRenditionPlaylist, toStreamMpd, toStreamMultivariant, type LiveCatalog, type RenditionState } from '../packager/index.js';
 import { LiveView } from './live-view.js';
 import { parseDirectives, parseMediaPath, storageKeyOf, type DeliveryDirectives, type MediaPath } from './media-path.js';
-import { renderMediaPlaylist, renderMpd, renderMultivariant } from './render.js';
+
 import { HotObjects } from './hot-objects.js';
 
 /** Completed media never changes (RFC 8216bis §6.2.2 recommends long caching for it). */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** Live playlists change every part: let caches keep them for no time, but coalesce. */
 const LIVE_PLAYLIST = 'no-cache';
+
+/** Clock for DASH players (UTCTiming http-iso); the edge passes it through. */
+const TIME_PATH = '/time';
 
 /** Dependencies the origin is built from. */
 export interface OriginDeps {
@@ -87,7 +90,7 @@ export class OriginServer {
     }
     const url = new URL(req.url ?? '/', 'http://origin');
     if (url.pathname === '/healthz') return this.sendText(res, 200, 'ok\n', 'text/plain', 'no-store');
-    if (url.pathname === '/time') return this.sendText(res, 200, new Date().toISOString(), 'text/plain', 'no-store');
+    if (url.pathname === TIME_PATH) return this.sendText(res, 200, new Date().toISOString(), 'text/plain', 'no-store');
     if (url.pathname === '/metrics') {
       return this.sendText(res, 200, await this.deps.metrics.metrics(), this.deps.metrics.contentType, 'no-store');
     }
@@ -118,7 +121,7 @@ export class OriginServer {
   private async serveMaster(res: http.ServerResponse, id: string): Promise<number> {
     const stream = await this.view.stream(id);
     if (!stream) return this.sendProblem(res, 404, 'STREAM_NOT_FOUND', `stream ${id} is not live`);
-    return this.sendText(res, 200, renderMultivariant(stream), 'application/vnd.apple.mpegurl', LIVE_PLAYLIST);
+    return this.sendText(res, 200, toStreamMultivariant(stream), 'application/vnd.apple.mpegurl', LIVE_PLAYLIST);
   }
 
   private async serveMpd(res: http.ServerResponse, id: string): Promise<number> {
@@ -128,7 +131,11 @@ export class OriginServer {
     if (states.some((s) => !s || s.segments.length === 0)) {
       return this.sendProblem(res, 404, 'STREAM_STARTING', `stream ${id} has no complete segment yet`);
     }
-    return this.sendText(res, 200, renderMpd(stream, states as RenditionState[], { utcTimingUrl: '/time' }), 'application/dash+xml', LIVE_PLAYLIST);
+    return this.sendText(res, 200, toStreamMpd(stream, states as RenditionState[], Date.now(), {
+      minimumUpdatePeriod: stream.segmentTarget,
+      suggestedPresentationDelay: 3 * stream.segmentTarget,
+      utcTiming: { schemeIdUri: 'urn:mpeg:dash:utc:http-iso:2014', value: TIME_PATH },
+    }), 'application/dash+xml', LIVE_PLAYLIST);
   }
 
   private async serveMediaPlaylist(
@@ -158,7 +165,7 @@ export class OriginServer {
       }
       state = ready;
     }
-    const body = renderMediaPlaylist(state, { skip: directives.skip !== undefined, renditionReports: await this.siblings(id, rendition) });
+    const body = toRenditionPlaylist(state, { skip: directives.skip !== undefined, siblings: await this.siblings(id, rendition) });
     // A blocking response for a given (msn, part) never changes, so caches may keep it (DESIGN "Live media rules").
     const cache = blocking ? `public, max-age=${Math.max(6, 6 * state.targetDuration)}` : LIVE_PLAYLIST;
     return this.sendText(res, 200, body, 'application/vnd.apple.mpegurl', state.ended ? 'public, max-age=60' : cache, req.method === 'HEAD');

@@ -2,6 +2,5 @@
 export * from './contract.js';
 export { LiveCatalog } from './live/live-catalog.js';
 export { LivePackager, type LivePackagerDeps, type LivePackagerTopics } from './live/live-packager.js';
-export { toMediaPlaylist, toMultivariantPlaylist, type MediaPlaylistState, type HlsSegment, type HlsPart } from './manifest/hls.js';
-export { toMpd, type MpdState, type DashAdaptationSet } from './manifest/dash.js';
-export { partName, segmentName, siblingPlaylistUri, mediaPlaylistUri, initName } from './manifest/paths.js';
+export * from './manifest/index.js';
+export { RenditionTimeline, type TimelineInit } from './live/rendition-timeline.js';

@@ -22,11 +22,12 @@ export interface ReadyMessage {
 
 /**
  * Runs `script` (a compiled .js file beside this one) with Node, passing `config` as JSON in argv[2],
- * and waits for its ready message. Stderr is passed through so crashes are visible.
+ * and waits for its ready message. `nodeArgs` go before the script (e.g. `--cpu-prof`). Stderr is
+ * passed through so crashes are visible.
  */
-export function startNodeChild(script: string, config: unknown, timeoutMs = 15_000): Promise<Child> {
+export function startNodeChild(script: string, config: unknown, nodeArgs: string[] = [], timeoutMs = 15_000): Promise<Child> {
   const file = fileURLToPath(new URL(script, import.meta.url));
-  const child = spawn(process.execPath, [file, JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, [...nodeArgs, file, JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

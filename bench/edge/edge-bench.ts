@@ -50,6 +50,8 @@ export interface EdgeBenchOptions {
   /** Scenarios to run; default all. */
   only: Scenario[];
   origin: Partial<BenchOriginOptions>;
+  /** Extra Node flags for the edge process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it). */
+  edgeNodeArgs: string[];
   /** Progress lines. */
   log: (line: string) => void;
 }
@@ -71,6 +73,7 @@ export const EDGE_BENCH_DEFAULTS: EdgeBenchOptions = {
   viewersThroughNginx: false,
   only: ['hits', 'cold', 'blocked', 'viewers'],
   origin: {},
+  edgeNodeArgs: [],
   log: () => {},
 };
 
@@ -130,7 +133,7 @@ export async function runEdgeBench(opts: Partial<EdgeBenchOptions> = {}): Promis
       bindHost: '127.0.0.1',
       originUrls: [`http://127.0.0.1:${origin.port}`],
       cacheBytes: 1024 * 1024 * 1024,
-    });
+    }, o.edgeNodeArgs);
     nginx = new NginxProcess({ binary: nginxBin, originPort: origin.port, workers: o.nginxWorkers, cacheMaxMiB: 2048 });
     await nginx.start();
     control = new OriginControl(origin.port);

@@ -15,7 +15,8 @@ const SCENARIOS: Scenario[] = ['hits', 'cold', 'blocked', 'viewers'];
  * Options from the environment: BENCH_SECONDS, BENCH_WARM_SECONDS, BENCH_CONNECTIONS, BENCH_THREADS,
  * BENCH_NGINX_WORKERS (1 | N | auto), BENCH_COLD_REQUESTS, BENCH_COLD_DELAYS (ms list),
  * BENCH_BLOCKED_REQUESTS, BENCH_VIEWERS (step list), BENCH_VIEWER_SECONDS, BENCH_VIEWER_WORKERS,
- * BENCH_VIEWERS_NGINX=1, BENCH_ONLY (scenario list); scenario names in `args` win over BENCH_ONLY.
+ * BENCH_VIEWERS_NGINX=1, BENCH_ONLY (scenario list), BENCH_EDGE_NODE_ARGS (flags for the edge process,
+ * space-separated); scenario names in `args` win over BENCH_ONLY.
  */
 export function edgeBenchOptionsFromEnv(env: NodeJS.ProcessEnv, args: string[] = []): Partial<EdgeBenchOptions> {
   const num = (name: string, def: number) => {
@@ -43,6 +44,7 @@ export function edgeBenchOptionsFromEnv(env: NodeJS.ProcessEnv, args: string[] =
     viewerSeconds: num('BENCH_VIEWER_SECONDS', num('BENCH_SECONDS', d.viewerSeconds)),
     viewerWorkers: num('BENCH_VIEWER_WORKERS', d.viewerWorkers),
     viewersThroughNginx: env.BENCH_VIEWERS_NGINX === '1' || env.BENCH_VIEWERS_NGINX === 'true',
+    edgeNodeArgs: (env.BENCH_EDGE_NODE_ARGS ?? '').split(' ').filter(Boolean),
     only: fromArgs.length ? fromArgs : fromEnv.length ? fromEnv : d.only,
   };
 }

@@ -11,37 +11,42 @@ export function fourcc(code: string): Buffer {
   return Buffer.from(code, 'latin1');
 }
 
-/** Unsigned integers, big-endian. */
+/** 8-bit field. */
 export function u8(n: number): Buffer {
   return Buffer.from([n & 0xff]);
 }
+/** 16-bit big-endian field (unsigned, as are the others unless stated). */
 export function u16(n: number): Buffer {
   const b = Buffer.alloc(2);
   b.writeUInt16BE(n);
   return b;
 }
+/** 24-bit big-endian field. */
 export function u24(n: number): Buffer {
   const b = Buffer.alloc(3);
   b.writeUIntBE(n, 0, 3);
   return b;
 }
+/** 32-bit big-endian field. */
 export function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n >>> 0);
   return b;
 }
+/** Signed 32-bit big-endian field. */
 export function i32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeInt32BE(n);
   return b;
 }
+/** 64-bit big-endian field. */
 export function u64(n: number | bigint): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64BE(BigInt(n));
   return b;
 }
 
-/** A box: 32-bit size, type, payload (§4.2). Switches to a 64-bit largesize header when needed, or when forced. */
+/** A box: 32-bit size, type, payload (§4.2); switches to a 64-bit largesize header above 4 GiB. */
 export function box(type: string, ...payload: Bytes[]): Buffer {
   return frame(type, payload, false);
 }
@@ -86,8 +91,9 @@ export interface FragmentSpec {
   firstSampleFlags?: number;
 }
 
-/** Sample flags for a sync sample (sample_depends_on = 2) and a non-sync one, as FFmpeg writes them. */
+/** Sample flags of a sync sample (sample_depends_on = 2), as FFmpeg writes them. */
 export const SYNC_SAMPLE_FLAGS = 0x02000000;
+/** Sample flags of a non-sync sample (depends on others, sample_is_non_sync_sample = 1). */
 export const NON_SYNC_SAMPLE_FLAGS = 0x01010000;
 
 /** Builds moof + mdat for one track with default-base-is-moof, as FFmpeg's `default_base_moof` does. */

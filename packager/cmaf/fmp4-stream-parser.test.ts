@@ -116,6 +116,15 @@ describe('Fmp4StreamParser on FFmpeg 5.1 output (frag_every_frame)', () => {
     expect(got[0].producerReference).toEqual({ trackId: 1, wallClockMs: 1_700_000_000_500, mediaTime: 1024 });
   });
 
+  it('takes a trailing size-0 mdat as running to the end of the stream', () => {
+    const { init } = parseAll(VIDEO, () => 65536);
+    const frag = buildFragment({ sequenceNumber: 1, trackId: 1, baseMediaDecodeTime: 0, samples: [{ data: Buffer.from('abcd'), duration: 512, flags: SYNC_SAMPLE_FLAGS }] });
+    const toEnd = Buffer.from(frag);
+    toEnd.writeUInt32BE(0, toEnd.indexOf('mdat') - 4);
+    const got = parseAll(Buffer.concat([init!.bytes, toEnd]), () => 3).fragments;
+    expect(got.map((f) => f.bytes.equals(toEnd))).toEqual([true]);
+  });
+
   it('accepts 64-bit largesize boxes and ignores file-level boxes (styp, sidx, free)', () => {
     const { init } = parseAll(VIDEO, () => 65536);
     const frag = buildFragment({ sequenceNumber: 1, trackId: 1, baseMediaDecodeTime: 0, samples: [{ data: Buffer.from('abc'), duration: 512, flags: SYNC_SAMPLE_FLAGS }] });
@@ -147,7 +156,16 @@ describe('Fmp4StreamParser on FFmpeg 5.1 output (frag_every_frame)', () => {
     expect(fail(frag)).toBe('UNEXPECTED_BOX'); // moof before moov
     expect(fail(VIDEO, { maxBoxBytes: 1000 })).toBe('BOX_TOO_LARGE');
     expect(fail(VIDEO.subarray(0, 5000))).toBe('BOX_TRUNCATED');
+    const moofEnd = [...iterateBoxes(VIDEO)].find((b) => b.type === 'moof')!.end;
+    expect(fail(VIDEO.subarray(0, moofEnd))).toBe('BOX_TRUNCATED'); // moof, then the stream ends
     expect(fail(Buffer.from([0, 0, 0, 4, 0x6d, 0x6f, 0x6f, 0x76]))).toBe('BOX_INVALID');
+    // A size-0 ("to the end") box may not buffer past the limit while the stream goes on.
+    expect(fail(Buffer.concat([u32(0), Buffer.from('free'), Buffer.alloc(2000)]), { maxBoxBytes: 1000 })).toBe('BOX_TOO_LARGE');
+    // A trun whose sample count is absurd, with every field defaulted, is refused rather than allocated.
+    const init = parseAll(VIDEO, () => 65536).init!.bytes;
+    const bogus = Buffer.from(frag);
+    bogus.writeUInt32BE(0xffffffff, bogus.indexOf('trun') + 8);
+    expect(fail(Buffer.concat([init, bogus]))).toBe('BOX_INVALID');
   });
 
   it('parses a live FFmpeg pipe as the bytes arrive', async () => {

@@ -4,6 +4,7 @@ import { parseFtyp, parseMoov, type FileType, type TrackDefaults, type TrackInfo
 import { CmafError } from './errors.js';
 import { parseMoof, parsePrft, summarizeRun, type ProducerReferenceTime } from './moof.js';
 
+/** Re-exported so a pipeline needs only this module. */
 export type { TrackInfo, TrackDefaults } from './boxes.js';
 
 /** The initialization segment of the stream (ftyp + moov), ready to store as `init.mp4`. */
@@ -101,23 +102,29 @@ export class Fmp4StreamParser extends EventEmitter<Fmp4StreamParserEvents> {
   /** End of the stream: a trailing box with size 0 runs to here; anything else left over is truncation. */
   end(): void {
     if (this.failed) throw this.failed;
-    if (this.buffered === 0) return;
-    const header = readBoxHeader(this.peek(Math.min(this.buffered, MAX_BOX_HEADER)), 0);
-    if (header && header.size === 0) {
-      this.onBox(header.type, this.take(this.buffered));
-      return;
+    if (this.buffered > 0) {
+      const header = readBoxHeader(this.peek(Math.min(this.buffered, MAX_BOX_HEADER)), 0);
+      if (!header || header.size !== 0) this.failed = new CmafError('BOX_TRUNCATED', `stream ended inside a box (${this.buffered} bytes buffered)`);
+      else {
+        try {
+          this.onBox(header.type, this.take(this.buffered));
+        } catch (err) {
+          this.failed = err as Error;
+        }
+      }
     }
-    this.failed = new CmafError('BOX_TRUNCATED', `stream ended inside a box (${this.buffered} bytes buffered)`);
-    throw this.failed;
+    if (!this.failed && this.pendingMoof) this.failed = new CmafError('BOX_TRUNCATED', 'stream ended after a moof without its mdat');
+    if (this.failed) throw this.failed;
   }
 
   private drain(): void {
     while (this.buffered >= 8) {
       const header = readBoxHeader(this.peek(Math.min(this.buffered, MAX_BOX_HEADER)), 0);
-      if (!header || header.size === 0) return; // need more header bytes, or a to-end box (resolved in end())
-      if (header.size > this.maxBoxBytes) {
-        throw new CmafError('BOX_TOO_LARGE', `box ${header.type} of ${header.size} bytes exceeds ${this.maxBoxBytes}`);
-      }
+      if (!header) return; // need more header bytes
+      // A to-end box (size 0) is resolved in end(), but may not buffer past the limit meanwhile.
+      const size = header.size === 0 ? this.buffered : header.size;
+      if (size > this.maxBoxBytes) throw new CmafError('BOX_TOO_LARGE', `box ${header.type} of ${size} bytes exceeds ${this.maxBoxBytes}`);
+      if (header.size === 0) return;
       if (this.buffered < header.size) return;
       this.onBox(header.type, this.take(header.size));
     }

@@ -60,6 +60,8 @@ const TRUN_DURATION = 0x100;
 const TRUN_SIZE = 0x200;
 const TRUN_FLAGS = 0x400;
 const TRUN_CTO = 0x800;
+/** Far above any real fragment (an hour of 48 kHz AAC frames is 169k samples). */
+const MAX_SAMPLES_PER_RUN = 1_000_000;
 /** Seconds between the NTP epoch (1900) and the Unix epoch (1970). */
 const NTP_UNIX_OFFSET = 2_208_988_800;
 
@@ -130,6 +132,8 @@ function parseTraf(
       const c = BoxCursor.of(box);
       const { version, flags } = c.fullBoxHeader();
       const count = c.u32();
+      // A corrupt count must not allocate billions of samples (fields all defaulted read no bytes).
+      if (count > MAX_SAMPLES_PER_RUN) throw new CmafError('BOX_INVALID', `trun declares ${count} samples`);
       // §8.8.8: without data_offset a run follows the previous run, or starts at the base for the first one.
       let offset = flags & TRUN_DATA_OFFSET ? base + c.i32() : firstRun ? base : dataEnd;
       const firstFlags = flags & TRUN_FIRST_SAMPLE_FLAGS ? c.u32() : undefined;

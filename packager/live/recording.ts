@@ -1,9 +1,8 @@
 import crypto from 'node:crypto';
 import type { BlobStore } from '../../platform/index.js';
 import type { RenditionState, StreamState } from '../contract.js';
-import { toMediaPlaylist, toMultivariantPlaylist } from '../manifest/hls.js';
-import { toMpd, type DashAdaptationSet } from '../manifest/dash.js';
-import { mediaPlaylistUri, segmentName } from '../manifest/paths.js';
+import { segmentName } from '../manifest/paths.js';
+import { toRenditionPlaylist, toStreamMpd, toStreamMultivariant } from '../manifest/from-catalog.js';
 
 /** Anything whose final rendition state and init segment key are known (a finished pipeline). */
 export interface RecordedRendition {
@@ -37,66 +36,15 @@ export async function writeRecording(blobs: BlobStore, stream: StreamState, rend
     await copy(blobs, initKey, `${dst}/${state.initName}`);
     const queue = state.segments.map((s) => () => copy(blobs, `${src}/${segmentName(s.msn)}`, `${dst}/${segmentName(s.msn)}`));
     await runLimited(queue, COPY_CONCURRENCY);
-    const playlist = toMediaPlaylist({
-      targetDuration: state.targetDuration,
-      mediaSequence: state.segments[0].msn,
-      discontinuitySequence: state.discontinuitySequence,
-      mapUri: state.initName,
-      segments: state.segments.map((s) => ({
-        msn: s.msn,
-        uri: segmentName(s.msn),
-        duration: s.duration,
-        programDateTimeMs: s.programDateTimeMs,
-        discontinuity: s.discontinuity,
-      })),
-      ended: true,
-      playlistType: 'VOD',
-    });
+    const playlist = toRenditionPlaylist({ ...state, ended: true }, { playlistType: 'VOD' });
     await blobs.put(`${dst}/index.m3u8`, Buffer.from(playlist), { contentType: 'application/vnd.apple.mpegurl', cacheControl: IMMUTABLE });
     if (state.kind === 'video') duration = Math.max(duration, state.segments.reduce((a, s) => a + s.duration, 0));
   }
-  const infos = stream.renditions.filter((r) => done.some((d) => d.state.rendition === r.name));
-  const audio = infos.filter((r) => r.kind === 'audio');
-  const master = toMultivariantPlaylist({
-    video: infos
-      .filter((r) => r.kind === 'video')
-      .map((v) => ({
-        uri: mediaPlaylistUri(v.name),
-        bandwidth: v.bandwidth,
-        averageBandwidth: v.averageBandwidth,
-        codecs: [v.codec, ...audio.slice(0, 1).map((a) => a.codec)].join(','),
-        width: v.width ?? 0,
-        height: v.height ?? 0,
-        frameRate: v.frameRate,
-      })),
-    audio: audio.map((a, i) => ({ uri: mediaPlaylistUri(a.name), name: a.name, codecs: a.codec, channels: a.channels, default: i === 0 })),
-  });
-  await blobs.put(`${root}/master.m3u8`, Buffer.from(master), { contentType: 'application/vnd.apple.mpegurl', cacheControl: IMMUTABLE });
-  await blobs.put(`${root}/manifest.mpd`, Buffer.from(staticMpd(stream, done.map((d) => d.state), duration)), { contentType: 'application/dash+xml', cacheControl: IMMUTABLE });
+  const recorded: StreamState = { ...stream, ended: true, renditions: stream.renditions.filter((r) => done.some((d) => d.state.rendition === r.name)) };
+  const states = done.map((d) => ({ ...d.state, ended: true }));
+  await blobs.put(`${root}/master.m3u8`, Buffer.from(toStreamMultivariant(recorded)), { contentType: 'application/vnd.apple.mpegurl', cacheControl: IMMUTABLE });
+  await blobs.put(`${root}/manifest.mpd`, Buffer.from(toStreamMpd(recorded, states, Date.now())), { contentType: 'application/dash+xml', cacheControl: IMMUTABLE });
   return { assetId, durationSeconds: Math.round(duration * 1000) / 1000 };
-}
-
-function staticMpd(stream: StreamState, states: RenditionState[], duration: number): string {
-  const sets: DashAdaptationSet[] = [];
-  for (const kind of ['video', 'audio'] as const) {
-    const group = states.filter((s) => s.kind === kind);
-    if (group.length === 0) continue;
-    const lead = group[0];
-    sets.push({
-      contentType: kind,
-      timescale: lead.timescale,
-      presentationTimeOffset: lead.segments[0].startTime,
-      representations: group.map((s) => {
-        const info = stream.renditions.find((r) => r.name === s.rendition)!;
-        return { id: s.rendition, bandwidth: info.bandwidth, codecs: info.codec, width: info.width, height: info.height, frameRate: info.frameRate, sampleRate: info.sampleRate, channels: info.channels };
-      }),
-      segments: lead.segments.map((s) => ({ number: s.msn, start: s.startTime, duration: Math.round(s.duration * lead.timescale) })),
-    });
-  }
-  return toMpd(
-    { type: 'static', availabilityStartTimeMs: stream.startedAtMs, publishTimeMs: Date.now(), adaptationSets: sets, mediaPresentationDuration: duration },
-    { initializationTemplate: `$RepresentationID$/${states[0].initName}`, mediaTemplate: '$RepresentationID$/seg-$Number$.m4s' },
-  );
 }
 
 async function copy(blobs: BlobStore, from: string, to: string): Promise<void> {

@@ -53,8 +53,13 @@ export function mediaPlaylistState(r: RenditionState, siblings: RenditionState[]
 }
 
 /** A rendition's media playlist text. */
-export function toRenditionPlaylist(r: RenditionState, opts: MediaPlaylistOptions & { siblings?: RenditionState[]; nextPart?: NextPart } = {}): string {
-  return toMediaPlaylist(mediaPlaylistState(r, opts.siblings, opts.nextPart), opts);
+export function toRenditionPlaylist(
+  r: RenditionState,
+  opts: MediaPlaylistOptions & { siblings?: RenditionState[]; nextPart?: NextPart; playlistType?: 'VOD' | 'EVENT' } = {},
+): string {
+  const state = mediaPlaylistState(r, opts.siblings, opts.nextPart);
+  if (opts.playlistType) state.playlistType = opts.playlistType;
+  return toMediaPlaylist(state, opts);
 }
 
 /** The stream's multivariant playlist: video variants by falling bandwidth, audio as a group. */
@@ -90,17 +95,20 @@ export function toStreamMultivariant(stream: StreamState): string {
  */
 export function toStreamMpd(stream: StreamState, renditions: RenditionState[], nowMs: number, opts: MpdOptions = {}): string {
   const byName = new Map(renditions.map((r) => [r.rendition, r]));
-  const sets: { info: StreamState['renditions']; timeline: RenditionState }[] = [];
+  const sets: { info: StreamState['renditions']; timeline: RenditionState; lastCommonMsn: number }[] = [];
   for (const kind of ['video', 'audio'] as const) {
     const info = stream.renditions.filter((r) => r.kind === kind && byName.has(r.name));
-    if (info.length) sets.push({ info, timeline: byName.get(info[0].name)! });
+    // A $Number$ is listed only once every representation of the set has that segment complete.
+    const lastCommonMsn = Math.min(...info.map((r) => byName.get(r.name)!.segments.at(-1)?.msn ?? -1));
+    if (info.length) sets.push({ info, timeline: byName.get(info[0].name)!, lastCommonMsn });
   }
   const sinceDiscontinuity = (r: RenditionState) => {
     let from = 0;
     r.segments.forEach((s, i) => {
       if (s.discontinuity) from = i;
     });
-    return r.segments.slice(from);
+    const last = sets.find((set) => set.timeline === r)?.lastCommonMsn ?? Infinity;
+    return r.segments.slice(from).filter((s) => s.msn <= last);
   };
   const first = sets.map((s) => sinceDiscontinuity(s.timeline)[0]).find(Boolean);
   const firstTimescale = sets.find((s) => sinceDiscontinuity(s.timeline)[0])?.timeline.timescale ?? 1;

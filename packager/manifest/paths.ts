@@ -16,13 +16,16 @@ export type MediaScope = 'live' | 'vod';
 /** The audio rendition's name (its folder, HLS NAME and DASH Representation id). */
 export const AUDIO_RENDITION = 'audio';
 
-/** File names inside a stream folder. */
+/** Multivariant playlist file name, in the stream folder. */
 export const MULTIVARIANT_NAME = 'master.m3u8';
+/** MPD file name, in the stream folder. */
 export const MPD_NAME = 'manifest.mpd';
+/** Media playlist file name, in each rendition folder. */
 export const MEDIA_PLAYLIST_NAME = 'index.m3u8';
 
-/** DASH SegmentTemplate patterns matching `initName()` / `segmentName()` (ISO/IEC 23009-1 §5.3.9.4.4). */
+/** DASH SegmentTemplate@initialization matching `initName()` (ISO/IEC 23009-1 §5.3.9.4.4). */
 export const DASH_INIT_TEMPLATE = '$RepresentationID$/init.mp4';
+/** DASH SegmentTemplate@media matching `segmentName()`. */
 export const DASH_MEDIA_TEMPLATE = '$RepresentationID$/seg-$Number$.m4s';
 
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
