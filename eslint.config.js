@@ -3,10 +3,11 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Rank of each top-level module in the data flow; a module may import only ranks ≤ its own. */
 const RANK = { platform: 0, ingest: 1, 'control-api': 1, packager: 2, origin: 3, 'edge-cache': 4 };
-const ROOT = path.dirname(new URL(import.meta.url).pathname);
+const ROOT = path.dirname(fileURLToPath(import.meta.url));
 
 function moduleOf(file) {
   const rel = path.relative(ROOT, file).split(path.sep);

@@ -23,6 +23,7 @@ export const COLD_P50_MAX_RATIO = 0.3;
 export const RELEASE_MAX_MS = 50;
 /** Viewers one edge process must carry, with part fetch p99 ≤ VIEWER_P99_MAX_MS and everyone keeping up. */
 export const VIEWER_TARGET = 3000;
+/** Max part fetch p99 of a viewer step, ms. */
 export const VIEWER_P99_MAX_MS = 100;
 /** Share of published parts fetched in the window for a step to count as "keeping up". */
 export const KEEP_UP_MIN = 0.98;
@@ -86,6 +87,7 @@ export function formatEdgeReport(r: EdgeBenchResult): string {
   const lines: string[] = [];
   lines.push(
     `Run ${r.startedAt} · ${r.machine.cpus} × ${r.machine.cpuModel} · load avg at start ${r.machine.loadAvgStart.map((v) => v.toFixed(2)).join(' ')}, at end ${r.machine.loadAvgEnd.map((v) => v.toFixed(2)).join(' ')}`,
+    '',
     `Node ${r.machine.node} (edge: one process) · ${r.machine.nginx} (worker_processes ${s.nginxWorkers}) · ${r.machine.wrk}`,
     '',
   );
