@@ -10,6 +10,9 @@ import type { LiveCatalog } from './live-catalog.js';
 
 type Started = IngestTopics['ingest.stream.started'];
 
+/** First-fragment arrival may trail the ingest clock by the transcoder's start-up; beyond this it joined late. */
+const INGEST_ANCHOR_SLACK_MS = 2500;
+
 /** Prometheus series the live sessions share (created once per packager). */
 export interface LiveMetrics {
   speed: Gauge<'stream'>;
@@ -63,6 +66,8 @@ export class LiveSession {
   private ended = false;
   /** Wall clock (epoch ms) of media time 0 for the running FFmpeg: shared by its outputs so PDTs align. */
   private runAnchorMs?: number;
+  /** The running FFmpeg started with its publish (not a restart): the ingest clock applies. */
+  private anchorFromIngest = false;
 
   constructor(
     private readonly deps: LiveSessionDeps,
@@ -156,6 +161,7 @@ export class LiveSession {
     supervisor.on('spawned', ({ ladder }) => {
       // A respawn (FFmpeg died) or a resumed publisher starts a fresh fMP4 stream per output.
       this.runAnchorMs = undefined;
+      this.anchorFromIngest = firstSpawn;
       this.attachOutputs(ladder.outputs, discontinuity || !firstSpawn);
       firstSpawn = false;
     });
@@ -199,11 +205,18 @@ export class LiveSession {
   }
 
   /**
-   * Maps an output's media time to the wall clock. The first fragment of a run fixes the anchor, as
-   * FFmpeg's outputs start their timelines together; later samples keep that spacing.
+   * Maps an output's media time to the wall clock (EXT-X-PROGRAM-DATE-TIME). FFmpeg's outputs start at
+   * media time 0 on the first FLV tag it reads, which for a fresh publish is the publisher's first
+   * keyframe, the moment ingest reported as `startedAtMs`: PDT is then the ingest arrival clock of each
+   * frame. When the ladder joined later (a restart, or a start slower than one GOP) the first fragment's
+   * arrival is the better bound, as no frame leaves FFmpeg before it arrived.
    */
   private wallClockOf(mediaSeconds: number): number {
-    this.runAnchorMs ??= Date.now() - mediaSeconds * 1000;
+    if (this.runAnchorMs === undefined) {
+      const byArrival = Date.now() - mediaSeconds * 1000;
+      const byIngest = this.source.startedAtMs;
+      this.runAnchorMs = this.anchorFromIngest && byArrival - byIngest < INGEST_ANCHOR_SLACK_MS ? byIngest : byArrival;
+    }
     return this.runAnchorMs + mediaSeconds * 1000;
   }
 
