@@ -89,6 +89,16 @@ export interface LiveStreamView {
   createdAt: string;
   updatedAt: string;
   lastLiveAt: string | null;
+  /** Why the last live session failed (e.g. `PROBE_NO_VIDEO`); null after a session that started fine. */
+  lastError: LiveStreamError | null;
+}
+
+/** A live session failure as the creator sees it. */
+export interface LiveStreamError {
+  code: string;
+  message: string;
+  /** ISO 8601. */
+  at: string;
 }
 
 /** Processing state of an asset (a recording or an upload). */

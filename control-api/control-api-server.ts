@@ -94,6 +94,12 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
     this.unsubscribes.push(
       await bus.subscribe('ingest.stream.started', (m) => this.onStatus(m.streamId, 'live'), { group: GROUP }),
       await bus.subscribe('ingest.stream.ended', (m) => this.services.liveStreams.setPublisherGone(m.streamId).then(() => undefined), { group: GROUP }),
+      await bus.subscribe('packager.session.started', (m) => this.services.liveStreams.setLastError(m.streamId, null).then(() => undefined), { group: GROUP }),
+      await bus.subscribe(
+        'packager.session.failed',
+        (m) => this.services.liveStreams.setLastError(m.streamId, { code: m.code, message: m.reason, at: new Date(m.atMs).toISOString() }).then(() => undefined),
+        { group: GROUP },
+      ),
       // The session ends after the packager's reconnect grace window, not when the publisher drops.
       await bus.subscribe('packager.session.ended', (m) => this.onStatus(m.streamId, 'ended'), { group: GROUP }),
       await bus.subscribe('packager.recording.ready', (m) => this.onRecordingReady(m), { group: GROUP }),

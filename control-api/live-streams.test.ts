@@ -54,6 +54,7 @@ function liveStreamFlow(open: () => Promise<{ sql: Sql; drop?: () => Promise<voi
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
       lastLiveAt: null,
+      lastError: null,
     });
     for (const url of [s.rtmpUrl, s.whipUrl, s.playback.hls, s.playback.dash]) expect(new URL(url).host).toBeTruthy();
 

@@ -3,6 +3,7 @@ import { type Config, type Logger, maskKey, type Sql } from '../platform/index.j
 import type { ControlApiBus } from './app.js';
 import type { AssetService } from './assets.js';
 import type {
+  LiveStreamError,
   ControlApiTopics, LadderRung, LiveStreamStatus, LiveStreamView, PlaybackPolicy, PublishAuthorization,
 } from './contract.js';
 import { badRequest, isUuid, notFound } from './http-errors.js';
@@ -23,6 +24,7 @@ interface LiveStreamRow {
   updated_at: Date;
   last_live_at: Date | null;
   publisher_connected: boolean;
+  last_error: LiveStreamError | null;
 }
 
 /** Fields a creator sets when creating a stream. */
@@ -160,6 +162,13 @@ export class LiveStreamService {
     return true;
   }
 
+  /** Records why a session failed (null clears it); false when the stream does not exist. */
+  async setLastError(id: string, error: LiveStreamError | null): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    const rows = await this.deps.sql.query(`UPDATE live_streams SET last_error = $2 WHERE id = $1 RETURNING id`, [id, error === null ? null : JSON.stringify(error)]);
+    return rows.length > 0;
+  }
+
   /** A publisher left; the stream stays `live` until the packager ends the session (reconnect grace). */
   async setPublisherGone(id: string): Promise<boolean> {
     if (!isUuid(id)) return false;
@@ -193,6 +202,7 @@ export class LiveStreamService {
       createdAt: new Date(row.created_at).toISOString(),
       updatedAt: new Date(row.updated_at).toISOString(),
       lastLiveAt: iso(row.last_live_at),
+      lastError: row.last_error ?? null,
     };
   }
 

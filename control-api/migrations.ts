@@ -85,4 +85,9 @@ export const controlApiMigrations: Migration[] = [
     id: 'control_api_0004_publisher_connected',
     up: `ALTER TABLE live_streams ADD COLUMN publisher_connected boolean NOT NULL DEFAULT false;`,
   },
+  {
+    // Why the last session failed (no video, unsupported codec, transcoder giving up), for the creator's UI.
+    id: 'control_api_0005_live_stream_last_error',
+    up: `ALTER TABLE live_streams ADD COLUMN last_error jsonb;`,
+  },
 ];

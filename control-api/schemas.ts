@@ -158,6 +158,10 @@ export const LiveStreamSchema = Type.Object({
   createdAt: IsoDate,
   updatedAt: IsoDate,
   lastLiveAt: Type.Union([IsoDate, Type.Null()]),
+  lastError: Type.Union([
+    Type.Object({ code: Type.String(), message: Type.String(), at: IsoDate }, { description: 'why the last live session failed' }),
+    Type.Null(),
+  ]),
 });
 
 /** Cursor pagination query. */

@@ -83,7 +83,8 @@ export interface PackagerTopics {
   [topic: string]: object;
   'packager.session.started': { streamId: string; sessionId: string; startedAtMs: number };
   'packager.session.ended': { streamId: string; sessionId: string; endedAtMs: number };
-  'packager.session.failed': { streamId: string; sessionId: string; reason: string; atMs: number };
+  /** Packaging could not start or gave up: `code` is stable (`PROBE_NO_VIDEO`, `TRANSCODER_FAILED`, ...). */
+  'packager.session.failed': { streamId: string; sessionId: string; code: string; reason: string; atMs: number };
   'packager.recording.ready': {
     streamId: string;
     sessionId: string;

@@ -35,6 +35,7 @@ export class LivePackager {
   private readonly log: Logger;
   private readonly metrics: LiveMetrics;
   private readonly finishing = new Set<Promise<void>>();
+  private readonly failed = new WeakSet<LiveSession>();
 
   constructor(
     private readonly deps: LivePackagerDeps,
@@ -69,16 +70,29 @@ export class LivePackager {
       this.log.warn({ stream: m.streamId }, 'new publish while a session is active: finishing the old one');
       await this.finish(m.streamId);
     }
-    const session = new LiveSession({ blobs: this.deps.blobs, catalog: this.deps.catalog, logger: this.deps.logger, metrics: this.metrics }, this.config, m);
+    const session = new LiveSession(
+      { blobs: this.deps.blobs, catalog: this.deps.catalog, logger: this.deps.logger, metrics: this.metrics, onFailed: (code, reason) => void this.onSessionFailed(m.streamId, session, code, reason) },
+      this.config,
+      m,
+    );
     this.live.set(m.streamId, { session, publishSessionId: m.sessionId });
     try {
       await session.start();
+      // A source that failed while starting (no video...) was already reported and ended.
+      if (this.failed.has(session)) return;
       await this.deps.bus.publish('packager.session.started', { streamId: m.streamId, sessionId: session.sessionId, startedAtMs: session.startedAtMs });
     } catch (err) {
-      this.log.error({ err, stream: m.streamId }, 'could not start packaging');
-      this.live.delete(m.streamId);
-      await this.deps.bus.publish('packager.session.failed', { streamId: m.streamId, sessionId: m.sessionId, reason: (err as Error).message, atMs: Date.now() });
+      await this.onSessionFailed(m.streamId, session, (err as { code?: string }).code ?? 'PACKAGER_START_FAILED', (err as Error).message);
     }
+  }
+
+  /** Reports a failed session (with a stable code for the creator) and ends it. */
+  private async onSessionFailed(streamId: string, session: LiveSession, code: string, reason: string): Promise<void> {
+    if (this.live.get(streamId)?.session !== session || this.failed.has(session)) return;
+    this.failed.add(session);
+    this.log.error({ stream: streamId, code, reason }, 'live session failed');
+    await this.deps.bus.publish('packager.session.failed', { streamId, sessionId: session.sessionId, code, reason, atMs: Date.now() });
+    await this.finish(streamId);
   }
 
   async onStreamEnded(m: IngestTopics['ingest.stream.ended']): Promise<void> {

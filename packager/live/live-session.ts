@@ -48,6 +48,8 @@ export interface LiveSessionDeps {
   catalog: LiveCatalog;
   logger: Logger;
   metrics: LiveMetrics;
+  /** Packaging gave up on this publish (no video, unsupported codec, transcoder dying in a loop). */
+  onFailed: (code: string, reason: string) => void;
 }
 
 /**
@@ -66,6 +68,8 @@ export class LiveSession {
   private ended = false;
   /** Wall clock (epoch ms) of media time 0 for the running FFmpeg: shared by its outputs so PDTs align. */
   private runAnchorMs?: number;
+  /** Why the last ladder build failed, with its stable code. */
+  private buildError?: { code: string; message: string };
   /** The running FFmpeg started with its publish (not a restart): the ingest clock applies. */
   private anchorFromIngest = false;
 
@@ -138,7 +142,10 @@ export class LiveSession {
     let hasAudio = Boolean(src.audio);
     if (!width || !height || !fps) {
       // The publisher did not announce its video: ask ffprobe (slower start, same result).
-      const probe = await probeSource(src.sourceUrl, { ffprobePath: this.config.live.ffprobePath, timeoutMs: 10_000 });
+      const probe = await probeSource(src.sourceUrl, { ffprobePath: this.config.live.ffprobePath, timeoutMs: 10_000 }).catch((err: Error & { code?: string }) => {
+        this.buildError = { code: err.code ?? 'PROBE_FAILED', message: err.message };
+        throw err;
+      });
       ({ width, height, fps } = probe);
       audioCodec = probe.audioCodec;
       hasAudio = Boolean(probe.audioCodec);
@@ -176,6 +183,8 @@ export class LiveSession {
     });
     supervisor.on('failed', ({ reason, lastExit }) => {
       this.log.error({ reason, stderr: lastExit?.stderrTail }, 'transcoder failed: giving up on this publish');
+      const err = this.buildError ?? { code: 'TRANSCODER_FAILED', message: `${reason}: ${lastExit?.stderrTail.split('\n').filter(Boolean).at(-1) ?? 'no output'}` };
+      this.deps.onFailed(err.code, err.message);
     });
     await supervisor.start();
   }

@@ -1,0 +1,92 @@
+/**
+ * What broadcasters do to a live server that a happy path does not: drop and reconnect, odd sizes and
+ * frame rates, no video at all.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import m3u8 from 'm3u8-parser';
+import { api, decodeFrames, getText, publishTestPattern, signUp, startTestPlatform, stop, waitUntil, type TestPlatform } from './support.js';
+import { spawn } from 'node:child_process';
+
+function parseM3u8(text: string) {
+  const p = new m3u8.Parser();
+  p.push(text);
+  p.end();
+  return p.manifest;
+}
+
+async function createStream(platform: TestPlatform, token: string) {
+  const created = await api(platform.api, 'POST', '/v1/live-streams', { title: 'robustness' }, token);
+  expect(created.status).toBe(201);
+  return created.body as { id: string; streamKey: string; rtmpUrl: string; playback: { hls: string; dash: string } };
+}
+
+const mediaPlaylistOf = (hls: string, rendition: string) => hls.replace('master.m3u8', `${rendition}/index.m3u8`);
+
+describe('live robustness', () => {
+  let platform: TestPlatform;
+  let token: string;
+
+  beforeAll(async () => {
+    platform = await startTestPlatform({ LIVE_RECONNECT_GRACE: '8' });
+    token = await signUp(platform.api);
+  }, 60_000);
+  afterAll(() => platform?.close());
+
+  it('continues the same session when the publisher reconnects within the grace window', async () => {
+    const stream = await createStream(platform, token);
+    const url = mediaPlaylistOf(stream.playback.hls, '360p');
+    let publisher = publishTestPattern(`${stream.rtmpUrl}/${stream.streamKey}`, { seconds: 60 });
+    await waitUntil('two segments', async () => ((await fetch(url).then((r) => (r.ok ? r.text() : ''))).match(/#EXTINF/g)?.length ?? 0) >= 2, 40_000);
+    const before = parseM3u8(await getText(url));
+    await stop(publisher);
+    // While the publisher is away, viewers keep getting the playlist (no 404).
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await fetch(url)).status).toBe(200);
+    expect((await fetch(stream.playback.hls)).status).toBe(200);
+    publisher = publishTestPattern(`${stream.rtmpUrl}/${stream.streamKey}`, { seconds: 60 });
+    try {
+      const after = await waitUntil('segments after the reconnect', async () => {
+        const m = parseM3u8(await getText(url));
+        return m.discontinuityStarts.length > 0 && m.segments.length - m.discontinuityStarts.at(-1) >= 2 ? m : undefined;
+      }, 40_000);
+      // Same playlist, media sequence kept counting, a discontinuity where it resumed.
+      expect(after.mediaSequence).toBe(before.mediaSequence);
+      const lastBefore = before.mediaSequence + before.segments.length - 1;
+      expect(after.mediaSequence + after.segments.length - 1).toBeGreaterThan(lastBefore);
+      expect((await api(platform.api, 'GET', `/v1/live-streams/${stream.id}`, undefined, token)).body.status).toBe('live');
+      expect(await decodeFrames(stream.playback.hls, 2)).toBeGreaterThan(30);
+    } finally {
+      await stop(publisher);
+    }
+  }, 120_000);
+
+  it('packages an odd resolution and frame rate (426x241 at 25 fps) without upscaling', async () => {
+    const stream = await createStream(platform, token);
+    const publisher = publishTestPattern(`${stream.rtmpUrl}/${stream.streamKey}`, { seconds: 40, size: '426x241', fps: 25 });
+    try {
+      await waitUntil('two segments', async () => ((await fetch(mediaPlaylistOf(stream.playback.hls, '240p')).then((r) => (r.ok ? r.text() : ''))).match(/#EXTINF/g)?.length ?? 0) >= 2, 40_000);
+      const master = parseM3u8(await getText(stream.playback.hls));
+      // The 360p rung is above the source and dropped; 240p stays.
+      expect(master.playlists.map((p: { attributes: { RESOLUTION: { height: number } } }) => p.attributes.RESOLUTION.height)).toEqual([240]);
+      expect(master.playlists[0].attributes['FRAME-RATE']).toBeCloseTo(25, 0);
+      expect(await decodeFrames(stream.playback.hls, 2)).toBeGreaterThan(20);
+    } finally {
+      await stop(publisher);
+    }
+  }, 90_000);
+
+  it('reports a source without video as a failed session and keeps serving other streams', async () => {
+    const stream = await createStream(platform, token);
+    const audioOnly = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '30', '-c:a', 'aac', '-f', 'flv', `${stream.rtmpUrl}/${stream.streamKey}`], { stdio: 'ignore' });
+    try {
+      const failed = await waitUntil('the session to be reported failed', async () => {
+        const s = (await api(platform.api, 'GET', `/v1/live-streams/${stream.id}`, undefined, token)).body;
+        return s.lastError ? s : undefined;
+      }, 40_000);
+      expect(failed.lastError.code).toBe('PROBE_NO_VIDEO');
+      expect(failed.lastError.message).toMatch(/no video/i);
+    } finally {
+      await stop(audioOnly);
+    }
+  }, 90_000);
+});
