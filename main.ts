@@ -5,6 +5,10 @@
 import { pathToFileURL } from 'node:url';
 import {
   Lifecycle,
+  OpsServer,
+  problem,
+  sendJson,
+  type OpsRoute,
   createBlobStore,
   createBus,
   createLiveState,
@@ -27,6 +31,13 @@ export type PlatformTopics = ControlApiTopics & IngestTopics & PackagerTopics;
 /** The services `main.js` can run. */
 export const SERVICES = ['control-api', 'ingest', 'packager', 'origin', 'edge-cache'] as const;
 export type ServiceName = (typeof SERVICES)[number];
+
+/** WHIP (WebRTC ingest) is announced in the API contract but not served yet: say so clearly. */
+const whipNotYet: OpsRoute = (req, res, url) => {
+  if (!url.pathname.startsWith('/whip/')) return false;
+  sendJson(res, 501, problem(501, 'WHIP_NOT_AVAILABLE', 'WHIP ingest is not available yet on this server: publish over RTMP (rtmpUrl + streamKey)'));
+  return true;
+};
 
 /** A running platform: what tests and the CLI hold on to. */
 export interface RunningPlatform {
@@ -58,6 +69,12 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
       const packager = new LivePackager({ bus, blobs, catalog, logger, metrics }, config);
       await packager.start();
       life.add('packager', packager);
+      if (services.length === 1) {
+        // A packager on its own has no HTTP port: give Prometheus and probes one.
+        const ops = new OpsServer({ port: config.metricsPort, host: config.bindHost, registry: metrics });
+        await ops.start();
+        life.add('packager-http', ops);
+      }
     }
     if (has('origin')) {
       const origin = new OriginServer({ blobs, catalog, logger, metrics }, config);
@@ -75,6 +92,10 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
       const ingest = new IngestServer({ authorizer, bus, logger, metrics }, config);
       await ingest.start();
       life.add('ingest', ingest);
+      // Ingest's HTTP face: health, metrics, and the WHIP endpoint that control-api already hands out.
+      const ingestHttp = new OpsServer({ port: config.ports.ingestHttp, host: config.bindHost, registry: metrics, routes: [whipNotYet] });
+      await ingestHttp.start();
+      life.add('ingest-http', ingestHttp);
     }
   } catch (err) {
     await life.close();

@@ -90,3 +90,24 @@ describe('live robustness', () => {
     }
   }, 90_000);
 });
+
+describe('ingest HTTP', () => {
+  let platform: TestPlatform;
+  beforeAll(async () => {
+    platform = await startTestPlatform();
+  }, 60_000);
+  afterAll(() => platform?.close());
+
+  it('answers the advertised whipUrl with a clear problem instead of a refused connection', async () => {
+    const token = await signUp(platform.api);
+    const stream = (await api(platform.api, 'POST', '/v1/live-streams', { title: 'whip' }, token)).body;
+    const res = await fetch(stream.whipUrl, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: 'v=0' });
+    expect(res.status).toBe(501);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect((await res.json()).code).toBe('WHIP_NOT_AVAILABLE');
+    const health = await fetch(new URL('/healthz', stream.whipUrl));
+    expect(health.status).toBe(200);
+    const metrics = await (await fetch(new URL('/metrics', stream.whipUrl))).text();
+    expect(metrics).toContain('ingest_connections_total');
+  });
+});

@@ -15,6 +15,8 @@ export interface Config {
   publicHost: string;
   logLevel: string;
   ports: { api: number; rtmp: number; ingestHttp: number; origin: number; edge: number };
+  /** `/metrics` port of a service without an HTTP port of its own (a packager on its own). */
+  metricsPort: number;
   /** Host the HTTP services bind to. */
   bindHost: string;
   databaseUrl?: string;
@@ -187,6 +189,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicHost,
     logLevel: str(env, 'LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info'),
     ports,
+    metricsPort: port(env, 'METRICS_PORT', 9464),
     bindHost: str(env, 'BIND_HOST', '0.0.0.0'),
     databaseUrl: url(env, 'DATABASE_URL'),
     redisUrl,

@@ -85,3 +85,4 @@ export function createLiveState(config: Config, logger: Logger = createLogger(co
   if (config.redisUrl) return new RedisLiveState({ logger }, { url: config.redisUrl });
   return new MemoryLiveState({ logger });
 }
+export { OpsServer, sendJson, type OpsRoute, type OpsServerConfig } from './ops-server.js';
