@@ -20,6 +20,8 @@ export interface IngestTuning {
   app: string;
   /** Where the internal HTTP-FLV listener binds (the packager reads sessions there). */
   internalHost: string;
+  /** Host put in `sourceUrl` (default: internalHost, or 127.0.0.1 when that is 0.0.0.0): the pod IP in a split deployment. */
+  advertiseHost?: string;
   /** 0 = any free port (kept across worker restarts). */
   internalPort: number;
   publishDeadlineMs: number;
@@ -292,7 +294,7 @@ export class IngestServer {
   private onLive(msg: Extract<WorkerMessage, { type: 'live' }>): void {
     const s = this.sessions.get(msg.connId);
     if (!s) return;
-    const urlHost = this.tuning.internalHost === '0.0.0.0' ? '127.0.0.1' : this.tuning.internalHost;
+    const urlHost = this.tuning.advertiseHost ?? (this.tuning.internalHost === '0.0.0.0' ? '127.0.0.1' : this.tuning.internalHost);
     s.live = true;
     s.startedAtMs = Date.now();
     s.sourceUrl = `http://${urlHost}:${this.flvPort}/ingest/${msg.token}.flv`;

@@ -15,6 +15,8 @@ export interface Config {
   publicHost: string;
   logLevel: string;
   ports: { api: number; rtmp: number; ingestHttp: number; origin: number; edge: number };
+  /** Where ingest serves each live session to the packager (HTTP-FLV); split deployments bind a routable address. */
+  ingest: { internalHost: string; internalPort: number; advertiseHost?: string };
   /** `/metrics` port of a service without an HTTP port of its own (a packager on its own). */
   metricsPort: number;
   /** Host the HTTP services bind to. */
@@ -190,6 +192,11 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: str(env, 'LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info'),
     ports,
     metricsPort: port(env, 'METRICS_PORT', 9464),
+    ingest: {
+      internalHost: str(env, 'INGEST_INTERNAL_HOST', '127.0.0.1'),
+      internalPort: port(env, 'INGEST_INTERNAL_PORT', 0),
+      advertiseHost: env.INGEST_ADVERTISE_HOST || undefined,
+    },
     bindHost: str(env, 'BIND_HOST', '0.0.0.0'),
     databaseUrl: url(env, 'DATABASE_URL'),
     redisUrl,
