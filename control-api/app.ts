@@ -13,6 +13,7 @@ import { installHttpMetrics } from './http-metrics.js';
 import { LiveStreamService } from './live-streams.js';
 import { ProfileService } from './profiles.js';
 import { assetsRoutes } from './routes/assets-routes.js';
+import { playbackTokensRoutes } from './routes/playback-tokens-routes.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { internalRoutes } from './routes/internal-routes.js';
@@ -104,6 +105,7 @@ export async function buildControlApi(deps: ControlApiDeps, config: Config): Pro
   await app.register(profilesRoutes, ctx);
   await app.register(liveStreamsRoutes, ctx);
   await app.register(assetsRoutes, ctx);
+  await app.register(playbackTokensRoutes, ctx);
   await app.register(internalRoutes, ctx);
   return app as unknown as FastifyInstance;
 }

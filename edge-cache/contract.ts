@@ -61,7 +61,7 @@ export interface PlaybackTokenClaims {
 }
 
 /** The only JWT algorithm playback tokens use. */
-export const PLAYBACK_TOKEN_ALGORITHM = 'HS256';
+export { PLAYBACK_TOKEN_ALGORITHM } from '../platform/index.js';
 
 /** Values of the `cache` label of edge_requests_total. */
 export type CacheOutcome = 'hit' | 'miss' | 'stale' | 'coalesced' | 'bypass';

@@ -2,12 +2,7 @@ import jwt from 'jsonwebtoken';
 import { LRUCache } from 'lru-cache';
 import { PLAYBACK_TOKEN_ALGORITHM, type PlaybackTokenClaims } from './contract.js';
 
-/** Signs a playback token for one stream or asset (format: contract.ts `PlaybackTokenClaims`). */
-export function signPlaybackToken(key: string, claims: { sub: string; ttlSeconds: number }): string {
-  if (!key) throw new Error('playback signing key is empty');
-  if (!(claims.ttlSeconds > 0)) throw new Error('ttlSeconds must be positive');
-  return jwt.sign({ sub: claims.sub }, key, { algorithm: PLAYBACK_TOKEN_ALGORITHM, expiresIn: Math.ceil(claims.ttlSeconds) });
-}
+export { signPlaybackToken } from '../platform/index.js';
 
 /** Outcome of a playback authorization check; anything but 'ok' is refused. */
 export type AuthVerdict = 'ok' | 'missing' | 'invalid' | 'expired' | 'wrong-subject';
