@@ -1,0 +1,134 @@
+/**
+ * The scaled-out shape of a deployment, on one machine: every service in its own process
+ * (`node dist/main.js <service>`), two origins behind one edge, sharing Postgres, Redis (bus and live
+ * state) and S3. A broadcaster publishes, a viewer plays, an origin dies, the stream is recorded.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import m3u8 from 'm3u8-parser';
+import { S3BlobStore } from '../platform/index.js';
+import { dropPostgresDatabase, freshPostgresDatabase, testEnv, uniqueName } from '../platform/test-support/env.js';
+import { api, decodeFrames, freePort, getText, publishTestPattern, signUp, stop, waitUntil } from './support.js';
+
+const execFileP = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+function lastMsn(text: string): number {
+  const p = new m3u8.Parser();
+  p.push(text);
+  p.end();
+  return p.manifest.mediaSequence + p.manifest.segments.length - 1;
+}
+
+describe('split deployment: one process per service on Postgres, Redis and S3', () => {
+  const procs = new Map<string, ChildProcess>();
+  const logs = new Map<string, string>();
+  let databaseUrl: string;
+  let env: Record<string, string>;
+  let ports: Record<'api' | 'rtmp' | 'ingestHttp' | 'origin1' | 'origin2' | 'edge' | 'metrics', number>;
+  let publisher: ChildProcess | undefined;
+
+  function run(name: string, service: string, extra: Record<string, string> = {}): void {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist/main.js'), service], { cwd: ROOT, env: { ...process.env, ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (d: Buffer) => logs.set(name, ((logs.get(name) ?? '') + d.toString()).slice(-8000));
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    procs.set(name, child);
+  }
+
+  async function healthy(url: string): Promise<boolean> {
+    try {
+      return (await fetch(url)).ok;
+    } catch {
+      return false;
+    }
+  }
+
+  beforeAll(async () => {
+    // The services run from the build, exactly as `node dist/main.js <service>` does in production.
+    await execFileP('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, timeout: 180_000 });
+    const t = testEnv();
+    databaseUrl = await freshPostgresDatabase();
+    const bucket = uniqueName('split-');
+    const s3 = new S3BlobStore({ bucket, endpoint: t.s3Endpoint, region: 'us-east-1', accessKeyId: t.s3AccessKeyId, secretAccessKey: t.s3SecretAccessKey, forcePathStyle: true });
+    await s3.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await s3.close();
+    const [api_, rtmp, ingestHttp, origin1, origin2, edge, metrics] = await Promise.all(Array.from({ length: 7 }, () => freePort()));
+    ports = { api: api_, rtmp, ingestHttp, origin1, origin2, edge, metrics };
+    env = {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      BIND_HOST: '127.0.0.1',
+      PUBLIC_HOST: '127.0.0.1',
+      JWT_SECRET: 'split-deployment-test-secret-0123456789abcdef',
+      INTERNAL_TOKEN: 'split-internal-token',
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: `${t.redisUrl.replace(/\/\d*$/, '')}/${3 + Math.floor(Math.random() * 10)}`,
+      BUS_DRIVER: 'redis',
+      S3_BUCKET: bucket,
+      S3_ENDPOINT: t.s3Endpoint,
+      S3_ACCESS_KEY_ID: t.s3AccessKeyId,
+      S3_SECRET_ACCESS_KEY: t.s3SecretAccessKey,
+      API_PORT: String(api_),
+      RTMP_PORT: String(rtmp),
+      INGEST_HTTP_PORT: String(ingestHttp),
+      EDGE_PORT: String(edge),
+      METRICS_PORT: String(metrics),
+      CONTROL_API_URL: `http://127.0.0.1:${api_}`,
+      ORIGIN_URLS: `http://127.0.0.1:${origin1},http://127.0.0.1:${origin2}`,
+      EDGE_HEALTH_INTERVAL_MS: '500',
+      LIVE_LADDER: '360p:360:700,240p:240:350',
+      LIVE_RECONNECT_GRACE: '2',
+    };
+    run('control-api', 'control-api');
+    await waitUntil('control-api', () => healthy(`http://127.0.0.1:${api_}/healthz`), 60_000);
+    run('origin1', 'origin', { ORIGIN_PORT: String(origin1) });
+    run('origin2', 'origin', { ORIGIN_PORT: String(origin2) });
+    run('packager', 'packager');
+    run('ingest', 'ingest');
+    run('edge', 'edge-cache');
+    await waitUntil('every service', async () => {
+      const urls = [origin1, origin2, edge, ingestHttp, metrics].map((p) => `http://127.0.0.1:${p}/healthz`);
+      return (await Promise.all(urls.map(healthy))).every(Boolean);
+    }, 60_000);
+  }, 300_000);
+
+  afterAll(async () => {
+    await stop(publisher);
+    for (const child of procs.values()) child.kill('SIGTERM');
+    await Promise.all([...procs.values()].map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    if (databaseUrl) await dropPostgresDatabase(databaseUrl);
+  }, 60_000);
+
+  it('publishes, plays through the edge, survives an origin dying, and records to S3', async () => {
+    const token = await signUp(`http://127.0.0.1:${ports.api}`);
+    const created = await api(`http://127.0.0.1:${ports.api}`, 'POST', '/v1/live-streams', { title: 'split' }, token);
+    expect(created.status).toBe(201);
+    const stream = created.body;
+    publisher = publishTestPattern(`${stream.rtmpUrl}/${stream.streamKey}`, { seconds: 120 });
+    const media = stream.playback.hls.replace('master.m3u8', '360p/index.m3u8');
+    await waitUntil('two segments at the edge', async () => ((await fetch(media).then((r) => (r.ok ? r.text() : ''))).match(/#EXTINF/g)?.length ?? 0) >= 2, 60_000);
+    expect((await api(`http://127.0.0.1:${ports.api}`, 'GET', `/v1/live-streams/${stream.id}`, undefined, token)).body.status).toBe('live');
+    expect(await decodeFrames(stream.playback.hls, 2)).toBeGreaterThan(30);
+
+    // One origin dies: the edge fails over, playlists keep advancing.
+    procs.get('origin1')!.kill('SIGKILL');
+    const before = lastMsn(await getText(media));
+    await waitUntil('the playlist to advance after the origin died', async () => lastMsn(await getText(media)) >= before + 2, 30_000);
+    const packagerMetrics = await getText(`http://127.0.0.1:${ports.metrics}/metrics`);
+    expect(packagerMetrics).toMatch(/packager_parts_written_total\{rendition_kind="video"\} [1-9]/);
+
+    await stop(publisher);
+    publisher = undefined;
+    const ended = await waitUntil('the recording', async () => {
+      const s = (await api(`http://127.0.0.1:${ports.api}`, 'GET', `/v1/live-streams/${stream.id}`, undefined, token)).body;
+      return s.status === 'ended' && s.recentAssetIds.length ? s : undefined;
+    }, 60_000);
+    const asset = (await api(`http://127.0.0.1:${ports.api}`, 'GET', `/v1/assets/${ended.recentAssetIds[0]}`, undefined, token)).body;
+    expect(asset.status).toBe('ready');
+    expect(await decodeFrames(asset.playback.hls, 2)).toBeGreaterThan(30);
+  }, 240_000);
+});
