@@ -36,7 +36,8 @@ async function setup() {
       pos = tl.addPart({ duration: 0.5, independent: tl.nextPart === 0 }, t, Date.now());
       await blobs.put(`live/${STREAM}/${name}/part-${pos.msn}.${pos.part}.m4s`, Buffer.from(`part ${name} ${pos.msn}.${pos.part}`));
       if (pos.part === 3) {
-        await blobs.put(`live/${STREAM}/${name}/seg-${pos.msn}.m4s`, Buffer.from(`segment ${name} ${pos.msn}`));
+        // As in the packager, a segment is the concatenation of its parts.
+        await blobs.put(`live/${STREAM}/${name}/seg-${pos.msn}.m4s`, Buffer.from([0, 1, 2, 3].map((i) => `part ${name} ${pos.msn}.${i}`).join('')));
         tl.closeSegment(2);
       }
       await catalog.putRendition(tl.state());
@@ -118,15 +119,36 @@ describe('OriginServer', () => {
     const seg = await fetch(`${ctx.base}/live/${STREAM}/360p/seg-${FIRST_MSN}.m4s`);
     expect(seg.status).toBe(200);
     expect(seg.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
-    expect(await seg.text()).toBe(`segment 360p ${FIRST_MSN}`);
-    const range = await fetch(`${ctx.base}/live/${STREAM}/360p/seg-${FIRST_MSN}.m4s`, { headers: { range: 'bytes=0-6' } });
+    expect(await seg.text()).toBe(`part 360p ${FIRST_MSN}.0part 360p ${FIRST_MSN}.1part 360p ${FIRST_MSN}.2part 360p ${FIRST_MSN}.3`);
+    const range = await fetch(`${ctx.base}/live/${STREAM}/360p/seg-${FIRST_MSN}.m4s`, { headers: { range: 'bytes=0-3' } });
     expect(range.status).toBe(206);
-    expect(await range.text()).toBe('segment');
+    expect(await range.text()).toBe('part');
     const etag = seg.headers.get('etag')!;
     const again = await fetch(`${ctx.base}/live/${STREAM}/360p/seg-${FIRST_MSN}.m4s`, { headers: { 'if-none-match': etag } });
     expect(again.status).toBe(304);
     const init = await fetch(`${ctx.base}/live/${STREAM}/360p/init-${FIRST_MSN}.mp4`);
     expect(await init.text()).toBe('init 360p');
+  });
+
+  it('streams the segment being produced as its parts complete (DASH availabilityTimeOffset)', async () => {
+    if (ctx.timelines.get('360p')!.nextPart === 0) await ctx.addPart();
+    const msn = ctx.timelines.get('360p')!.msn;
+    const res = await fetch(`${ctx.base}/live/${STREAM}/360p/seg-${msn}.m4s`);
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toContain(`part 360p ${msn}.0`);
+    const rest: string[] = [];
+    const done = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        rest.push(new TextDecoder().decode(value));
+      }
+    })();
+    while (ctx.timelines.get('360p')!.msn === msn) await ctx.addPart();
+    await done;
+    expect(first + rest.join('')).toBe([0, 1, 2, 3].map((i) => `part 360p ${msn}.${i}`).join(''));
   });
 
   it('never reads outside the media root', async () => {

@@ -109,6 +109,8 @@ export class OriginServer {
         return this.count(path.kind, await this.serveMediaPlaylist(req, res, path.id, path.rendition, url.searchParams));
       case 'part':
         return this.count(path.kind, await this.servePart(req, res, path));
+      case 'segment':
+        return this.count(path.kind, await this.serveSegment(req, res, path));
       default:
         return this.count(path.kind, await this.serveObject(req, res, path));
     }
@@ -133,6 +135,8 @@ export class OriginServer {
     }
     return this.sendText(res, 200, toStreamMpd(stream, states as RenditionState[], Date.now(), {
       minimumUpdatePeriod: stream.segmentTarget,
+      // Segments are served while they grow (serveSegment), so players may ask once the first part exists.
+      availabilityTimeOffset: stream.segmentTarget - stream.partTarget,
       suggestedPresentationDelay: 3 * stream.segmentTarget,
       utcTiming: { schemeIdUri: 'urn:mpeg:dash:utc:http-iso:2014', value: TIME_PATH },
     }), 'application/dash+xml', LIVE_PLAYLIST);
@@ -202,6 +206,55 @@ export class OriginServer {
       }
     }
     return this.serveObject(req, res, path);
+  }
+
+  /**
+   * Segments: complete ones come from storage; the one being produced is streamed as its parts complete
+   * (chunked), which is what DASH availabilityTimeOffset promises low-latency players. Its bytes are the
+   * concatenation of its parts, identical to the finished segment, so it is immutable all the same.
+   */
+  private async serveSegment(req: http.IncomingMessage, res: http.ServerResponse, path: Extract<MediaPath, { kind: 'segment' }>): Promise<number> {
+    const state = await this.view.rendition(path.id, path.rendition);
+    const growing = state && !state.ended && path.msn === state.current.msn;
+    if (!growing) return this.serveObject(req, res, path);
+    const timeout = this.holdTimeoutMs(state);
+    if (req.method === 'HEAD' || req.headers.range) {
+      // Sizes and ranges need the whole segment: wait for it.
+      const done = await this.view.waitFor(path.id, path.rendition, (s) => s.current.msn > path.msn, timeout);
+      if (!done) return this.sendProblem(res, 503, 'BLOCKING_TIMEOUT', `segment ${path.msn} did not complete in time`);
+      return this.serveObject(req, res, path);
+    }
+    const prefix = `live/${path.id}/${path.rendition}`;
+    let written = 0;
+    let part = 0;
+    for (;;) {
+      const s = await this.view.waitFor(path.id, path.rendition, (st) => st.current.msn > path.msn || st.current.parts.length > part, timeout);
+      if (!s || s.ended) {
+        // Stalled or ended mid-segment: end the response short rather than hold the connection forever.
+        if (!res.headersSent) return this.sendProblem(res, 503, 'BLOCKING_TIMEOUT', `segment ${path.msn} stalled`);
+        res.destroy();
+        return 200;
+      }
+      if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'video/iso.segment', 'Cache-Control': IMMUTABLE });
+      if (s.current.msn > path.msn) {
+        // Complete now: send what the parts have not covered yet from the stored segment, then end.
+        const whole = await this.hot.get(`${prefix}/seg-${path.msn}.m4s`);
+        if (!whole) {
+          res.destroy();
+          return 200;
+        }
+        res.end(whole.body.subarray(written));
+        return 200;
+      }
+      const bytes = await this.hot.get(`${prefix}/part-${path.msn}.${part}.m4s`);
+      if (!bytes) {
+        res.destroy();
+        return 200;
+      }
+      res.write(bytes.body);
+      written += bytes.body.length;
+      part++;
+    }
   }
 
   private async serveObject(req: http.IncomingMessage, res: http.ServerResponse, path: MediaPath): Promise<number> {
