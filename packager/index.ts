@@ -4,3 +4,6 @@ export { LiveCatalog } from './live/live-catalog.js';
 export { LivePackager, type LivePackagerDeps, type LivePackagerTopics } from './live/live-packager.js';
 export * from './manifest/index.js';
 export { RenditionTimeline, type TimelineInit } from './live/rendition-timeline.js';
+export { ffmpegLadderArgs, LadderProcess, LadderSupervisor, probeSource, ProbeError, type LadderOutput, type LadderArgs, type LadderInput } from './ladder/index.js';
+export { Fmp4StreamParser, type Fmp4Fragment, type Fmp4Init, type TrackInfo } from './cmaf/fmp4-stream-parser.js';
+export { CmafSegmenter, type CmafPart, type CmafSegment } from './cmaf/segmenter.js';

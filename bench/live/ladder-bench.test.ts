@@ -79,7 +79,8 @@ describe('runLadderBench', () => {
       height: 180,
       runs: 1,
     });
-    expect(r.runs.map((x) => [x.kind, x.exitCode])).toEqual([['plain', 0], ['ladder', 0]]);
+    expect(r.runs.map((x) => [x.kind, x.exitCode])).toEqual([['plain', 0], ['ladder', 0], ['pipes', 0]]);
+    expect(r.pipesWallMs.count).toBe(1);
     const ladder = r.runs[1];
     expect(ladder.outputs.map((o) => o.name)).toEqual(['180p', 'audio']);
     for (const o of ladder.outputs) {

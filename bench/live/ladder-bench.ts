@@ -11,12 +11,7 @@ import path from 'node:path';
 import { createLogger, type Rung } from '../../platform/index.js';
 // The ladder process and the CMAF parser/segmenter are packager internals not (yet) re-exported by
 // packager/index.ts; the bench measures exactly the code the live pipeline runs.
-// eslint-disable-next-line local/one-way-flow
-import { ffmpegLadderArgs, LadderProcess, type LadderOutput } from '../../packager/ladder/index.js';
-// eslint-disable-next-line local/one-way-flow
-import { Fmp4StreamParser } from '../../packager/cmaf/fmp4-stream-parser.js';
-// eslint-disable-next-line local/one-way-flow
-import { CmafSegmenter } from '../../packager/cmaf/segmenter.js';
+import { CmafSegmenter, Fmp4StreamParser, ffmpegLadderArgs, LadderProcess, type LadderOutput } from '../../packager/index.js';
 import { summarize, type Summary } from './playlist-timing.js';
 
 /** What to encode. */
@@ -37,7 +32,8 @@ export interface LadderBenchOptions {
 
 /** One timed run. */
 export interface TimedRun {
-  kind: 'ladder' | 'plain';
+  /** ladder: the packager command with every output parsed and segmented; pipes: the same command, pipes read and dropped; plain: the reference. */
+  kind: 'ladder' | 'pipes' | 'plain';
   wallMs: number;
   exitCode: number | null;
   /** Per output: what came out (ladder: CMAF parts/segments; plain: file bytes). */
@@ -54,6 +50,8 @@ export interface LadderBenchResult {
   runs: TimedRun[];
   ladderWallMs: Summary;
   plainWallMs: Summary;
+  /** Context: the ladder command with its pipes drained but not parsed (FFmpeg's fMP4 cost without Node's). */
+  pipesWallMs: Summary;
   /** Best ladder wall / best plain wall. */
   ratio: number;
   /** Media seconds / best ladder wall seconds. */
@@ -106,7 +104,7 @@ export function benchLadderArgs(o: Omit<LadderBenchOptions, 'runs' | 'log'>): { 
 }
 
 /** Runs the ladder through LadderProcess with every output parsed and segmented, as the live pipeline does. */
-async function runLadder(args: string[], outputs: LadderOutput[], o: LadderBenchOptions): Promise<TimedRun> {
+async function runLadder(args: string[], outputs: LadderOutput[], o: LadderBenchOptions, parse = true): Promise<TimedRun> {
   const logger = createLogger('silent');
   const stats = new Map(outputs.map((out) => [out.name, { name: out.name, bytes: 0, parts: 0, segments: 0, mediaSeconds: 0 }]));
   const parsers = new Map<string, Fmp4StreamParser>();
@@ -137,13 +135,14 @@ async function runLadder(args: string[], outputs: LadderOutput[], o: LadderBench
     parsers.set(out.name, parser);
   }
   const proc = new LadderProcess({ logger }, { ffmpegPath: 'ffmpeg', args, outputs });
-  proc.on('data', (name, chunk) => timed(() => parsers.get(name)?.push(chunk)));
+  if (parse) proc.on('data', (name, chunk) => timed(() => parsers.get(name)?.push(chunk)));
   const t0 = performance.now();
   proc.start();
   const exit = await proc.exited;
   timed(() => segmenters.forEach((s) => s.flush()));
   const wallMs = performance.now() - t0;
   if (exit.code !== 0) o.log?.(`bench: ladder ffmpeg exited ${exit.code}: ${exit.stderrTail}`);
+  if (!parse) return { kind: 'pipes', wallMs, exitCode: exit.code, outputs: [] };
   return { kind: 'ladder', wallMs, exitCode: exit.code, outputs: [...stats.values()], nodeCpuMs: nodeCpuUs / 1000 };
 }
 
@@ -165,7 +164,10 @@ async function runPlain(args: string[], outputs: LadderOutput[], dir: string, o:
   return { kind: 'plain', wallMs, exitCode: code, outputs: files };
 }
 
-/** Alternates plain and ladder runs; ratios use the best run of each (least disturbed by other load). */
+/**
+ * Rounds of plain, ladder and pipes-only runs; ratios use the best run of each (the least disturbed by
+ * other load on a shared machine).
+ */
 export async function runLadderBench(o: LadderBenchOptions): Promise<LadderBenchResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-bench-ladder-'));
   try {
@@ -173,8 +175,8 @@ export async function runLadderBench(o: LadderBenchOptions): Promise<LadderBench
     const plainArgs = plainReferenceArgs(args, outputs, dir);
     const runs: TimedRun[] = [];
     for (let i = 0; i < o.runs; i++) {
-      for (const kind of ['plain', 'ladder'] as const) {
-        const run = kind === 'plain' ? await runPlain(plainArgs, outputs, dir, o) : await runLadder(args, outputs, o);
+      for (const kind of ['plain', 'ladder', 'pipes'] as const) {
+        const run = kind === 'plain' ? await runPlain(plainArgs, outputs, dir, o) : await runLadder(args, outputs, o, kind === 'ladder');
         o.log?.(`bench: ladder run ${i + 1}/${o.runs} ${kind}: ${(run.wallMs / 1000).toFixed(2)} s (exit ${run.exitCode})`);
         runs.push(run);
       }
@@ -182,6 +184,7 @@ export async function runLadderBench(o: LadderBenchOptions): Promise<LadderBench
     const ok = (k: TimedRun['kind']) => runs.filter((r) => r.kind === k && r.exitCode === 0).map((r) => r.wallMs);
     const ladderWallMs = summarize(ok('ladder'));
     const plainWallMs = summarize(ok('plain'));
+    const pipesWallMs = summarize(ok('pipes'));
     const { log: _log, ...options } = o;
     return {
       options,
@@ -190,6 +193,7 @@ export async function runLadderBench(o: LadderBenchOptions): Promise<LadderBench
       runs,
       ladderWallMs,
       plainWallMs,
+      pipesWallMs,
       ratio: ladderWallMs.min / plainWallMs.min,
       realTimeFactor: o.mediaSeconds / (ladderWallMs.min / 1000),
       plainRealTimeFactor: o.mediaSeconds / (plainWallMs.min / 1000),

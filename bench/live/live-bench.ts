@@ -9,7 +9,7 @@ import { api, signUp, startTestPlatform, stop, waitUntil } from './harness.js';
 import { PartFollower, type PartFollowerResult } from './part-follower.js';
 import { measurePlayerLatency, type PlayerResult } from './player-latency.js';
 import { parseMediaPlaylist, summarize, type Summary } from './playlist-timing.js';
-import { startPublisher } from './publisher.js';
+import { pushClockOffsetMs, startPublisher, type Publisher } from './publisher.js';
 
 /** Which live measurements to take, and for how long. */
 export interface LiveBenchOptions {
@@ -39,8 +39,23 @@ export interface RenditionListing {
   requests: number;
   failedRequests: number;
   earlyAnswers: number;
+  /**
+   * The same delays against the publisher's own push clock (PDT shifted by `pdtMinusPushClockMs`):
+   * a cross-check that does not depend on where the packager anchored PDT. Null without push samples.
+   */
+  delayVsPushClock: Summary | null;
   /** Every counted delay, seconds, in listing order. */
   delays: number[];
+}
+
+/** How the stream's PDT relates to the publisher's push clock. */
+export interface PushClockCheck {
+  /** Progress samples read from the publisher. */
+  samples: number;
+  /** PDT of media time 0 − when the publisher pushed media time 0 on its steady schedule, ms (> 0: PDT is late). */
+  pdtMinusPushClockMs: number;
+  /** Median − least of (wall − media) over the samples, ms: how evenly the publisher pushed (plus read jitter). */
+  pushJitterMs: number;
 }
 
 /** Result of the live benchmarks. */
@@ -48,6 +63,7 @@ export interface LiveBenchResult {
   options: Omit<LiveBenchOptions, 'log'>;
   /** PDT of the stream's first part − when the publisher was spawned, ms: how the PDT anchor sits. */
   pdtAnchorAfterPublisherSpawnMs: number | null;
+  pushClock: PushClockCheck | null;
   partListing?: RenditionListing[];
   /** hls.js with lowLatencyMode and otherwise default settings: the judged measurement. */
   player?: PlayerResult;
@@ -61,14 +77,14 @@ const toLadderEnv = (rungs: Rung[]) => rungs.map((r) => `${r.name}:${r.height}:$
 export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchResult> {
   const log = o.log ?? (() => {});
   const { log: _log, ...options } = o;
-  const result: LiveBenchResult = { options, pdtAnchorAfterPublisherSpawnMs: null };
+  const result: LiveBenchResult = { options, pdtAnchorAfterPublisherSpawnMs: null, pushClock: null };
   const platform = await startTestPlatform({
     LIVE_LADDER: toLadderEnv(o.ladder),
     LIVE_X264_PRESET: o.x264Preset,
     LIVE_PART_TARGET: String(o.partTarget),
     LIVE_SEGMENT_SECONDS: String(o.segmentSeconds),
   });
-  let publisher: ReturnType<typeof startPublisher> | undefined;
+  let publisher: Publisher | undefined;
   try {
     const token = await signUp(platform.api);
     const created = await api(platform.api, 'POST', '/v1/live-streams', { title: 'bench' }, token);
@@ -87,7 +103,8 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchResult
       return p.parts.length > 0 ? p : undefined;
     }, 40_000, 100);
     const part0 = first.parts.find((p) => p.msn === first.mediaSequence && p.index === 0);
-    if (part0?.endMs != null) result.pdtAnchorAfterPublisherSpawnMs = part0.endMs - part0.duration * 1000 - publisher.spawnedAtMs;
+    const pdtZeroMs = part0?.endMs != null ? part0.endMs - part0.duration * 1000 : null;
+    if (pdtZeroMs !== null) result.pdtAnchorAfterPublisherSpawnMs = pdtZeroMs - publisher.spawnedAtMs;
     log(`bench: stream is live (PDT anchor ${result.pdtAnchorAfterPublisherSpawnMs?.toFixed(0) ?? '?'} ms after publisher spawn)`);
 
     if (o.measure.partListing) {
@@ -97,13 +114,15 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchResult
       log(`bench: following ${top} and audio with blocking reloads for ${o.warmupSeconds} + ${o.followSeconds} s`);
       const renditions = [top, 'audio'];
       const followed = await Promise.all(renditions.map((r) => new PartFollower({ url: mediaUrl(r), untilMs }).run()));
-      result.partListing = followed.map((f, i) => toListing(renditions[i], f, warmEndMs));
+      result.pushClock = pushClockCheck(publisher, pdtZeroMs);
+      result.partListing = followed.map((f, i) => toListing(renditions[i], f, warmEndMs, result.pushClock));
     }
     if (o.measure.player) {
       log(`bench: playing ${stream.playback.hls} with hls.js (lowLatencyMode) in Chromium for ${o.playerSeconds} s`);
       result.player = await measurePlayerLatency(stream.playback.hls, o.playerSeconds);
       log(`bench: again with hls.js catch-up (maxLiveSyncPlaybackRate 1.5) for ${o.playerSeconds} s`);
       result.playerCatchUp = await measurePlayerLatency(stream.playback.hls, o.playerSeconds, { hlsConfig: { maxLiveSyncPlaybackRate: 1.5 } });
+      result.pushClock ??= pushClockCheck(publisher, pdtZeroMs);
     }
     if (publisher.child.exitCode !== null && publisher.child.exitCode !== 0) log(`bench: publisher exited ${publisher.child.exitCode}: ${publisher.stderr()}`);
     return result;
@@ -113,14 +132,23 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchResult
   }
 }
 
+/** Compares PDT with the publisher's push clock (see {@link pushClockOffsetMs}). */
+function pushClockCheck(publisher: Publisher, pdtZeroMs: number | null): PushClockCheck | null {
+  const offset = pushClockOffsetMs(publisher.samples);
+  if (offset === null || pdtZeroMs === null) return null;
+  const lags = summarize(publisher.samples.filter((x) => x.mediaMs >= 3000).map((x) => x.wallMs - x.mediaMs));
+  return { samples: publisher.samples.length, pdtMinusPushClockMs: pdtZeroMs - offset, pushJitterMs: lags.p50 - lags.min };
+}
+
 /** Counts only parts listed after warm-up; delays in seconds. */
-function toListing(rendition: string, f: PartFollowerResult, warmEndMs: number): RenditionListing {
+function toListing(rendition: string, f: PartFollowerResult, warmEndMs: number, push: PushClockCheck | null): RenditionListing {
   const delays = f.observations.filter((x) => x.listedAtMs >= warmEndMs).map((x) => x.delayMs / 1000);
   return {
     rendition,
     url: f.url,
     partTarget: f.partTarget,
     delay: summarize(delays),
+    delayVsPushClock: push ? summarize(delays.map((d) => d + push.pdtMinusPushClockMs / 1000)) : null,
     observed: f.observations.length,
     requests: f.requests,
     failedRequests: f.failedRequests,

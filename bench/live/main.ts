@@ -51,7 +51,7 @@ function commandLine(env: NodeJS.ProcessEnv, args: readonly string[]): string {
 /**
  * Runs the named live scenarios, prints the report, writes the JSON; returns the result. Knobs:
  * BENCH_LIVE_WARMUP (s, default 6), BENCH_LIVE_FOLLOW (s, 40), BENCH_PLAYER_SECONDS (20),
- * BENCH_LADDER_MEDIA (s of media, 30), BENCH_LADDER_RUNS (2); LIVE_LADDER, LIVE_X264_PRESET,
+ * BENCH_LADDER_MEDIA (s of media, 30), BENCH_LADDER_RUNS (3); LIVE_LADDER, LIVE_X264_PRESET,
  * LIVE_PART_TARGET and LIVE_SEGMENT_SECONDS as for the platform (defaults: the platform's).
  */
 export async function runLiveBenchCli(env: NodeJS.ProcessEnv = process.env, args: string[] = process.argv.slice(2)): Promise<LiveRunResult> {
@@ -99,7 +99,7 @@ export async function runLiveBenchCli(env: NodeJS.ProcessEnv = process.env, args
       fps: 30,
       partTarget: live.partTargetSeconds,
       segmentSeconds: live.segmentSeconds,
-      runs: Math.max(1, num(env, 'BENCH_LADDER_RUNS', 2)),
+      runs: Math.max(1, num(env, 'BENCH_LADDER_RUNS', 3)),
       log,
     });
   }

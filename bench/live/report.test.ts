@@ -21,7 +21,7 @@ const player = (pdt: number[], stalls = 0): PlayerResult => ({
 });
 
 function run(delays: number[], pdt: number[], ladder: { ladderMs: number; plainMs: number }): LiveRunResult {
-  const listing = { rendition: '720p', url: 'http://e/720p/index.m3u8', partTarget: 0.5, delay: summarize(delays), observed: delays.length, requests: delays.length, failedRequests: 0, earlyAnswers: 0, delays };
+  const listing = { rendition: '720p', url: 'http://e/720p/index.m3u8', partTarget: 0.5, delay: summarize(delays), delayVsPushClock: null, observed: delays.length, requests: delays.length, failedRequests: 0, earlyAnswers: 0, delays };
   return {
     startedAt: '2026-01-01T00:00:00.000Z',
     finishedAt: '2026-01-01T00:03:00.000Z',
@@ -40,6 +40,7 @@ function run(delays: number[], pdt: number[], ladder: { ladderMs: number; plainM
         publish: { width: 1280, height: 720, fps: 30, gopSeconds: 2 },
       },
       pdtAnchorAfterPublisherSpawnMs: 300,
+      pushClock: null,
       partListing: [listing],
       player: player(pdt),
     },
@@ -53,6 +54,7 @@ function run(delays: number[], pdt: number[], ladder: { ladderMs: number; plainM
       ],
       ladderWallMs: summarize([ladder.ladderMs]),
       plainWallMs: summarize([ladder.plainMs]),
+      pipesWallMs: summarize([]),
       ratio: ladder.ladderMs / ladder.plainMs,
       realTimeFactor: 30 / (ladder.ladderMs / 1000),
       plainRealTimeFactor: 30 / (ladder.plainMs / 1000),
@@ -73,6 +75,17 @@ describe('liveTargets', () => {
     stalled.live!.player = player([1.2], 1);
     expect(liveTargets(stalled)[1].pass).toBe(false);
     expect(liveTargets(run([0.1], [1.6], { ladderMs: 20_000, plainMs: 20_000 }))[1].pass).toBe(false);
+  });
+
+  it('judges part listing and player latency on the push clock too when PDT runs late', () => {
+    const r = run([0.5, 0.5, 0.5], [1.45], { ladderMs: 20_000, plainMs: 20_000 });
+    expect(liveTargets(r).slice(0, 2).map((x) => x.pass)).toEqual([true, true]);
+    r.live!.pushClock = { samples: 100, pdtMinusPushClockMs: 150, pushJitterMs: 10 };
+    r.live!.partListing![0].delayVsPushClock = summarize([0.65, 0.65, 0.65]);
+    const rows = liveTargets(r);
+    expect(rows.slice(0, 2).map((x) => x.pass)).toEqual([false, false]);
+    expect(rows[0].measured).toContain('push clock p50 0.650 s');
+    expect(rows[1].measured).toContain('push clock 1.60 s');
   });
 
   it('says NOT MEASURED instead of passing when nothing was observed', () => {
