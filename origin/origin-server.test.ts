@@ -20,7 +20,7 @@ async function setup() {
     { name: '360p', kind: 'video', codec: 'avc1.64001e', bandwidth: 900_000, width: 640, height: 360, frameRate: 30, timescale: 15360 },
     { name: 'audio', kind: 'audio', codec: 'mp4a.40.2', bandwidth: 130_000, sampleRate: 48000, channels: 2, timescale: 48000 },
   ];
-  await catalog.putStream({ streamId: STREAM, sessionId: 's', startedAtMs: Date.now(), renditions, partTarget: 0.5, segmentTarget: 2, dvrWindowSeconds: 60, ended: false });
+  await catalog.putStream({ streamId: STREAM, sessionId: 's', startedAtMs: Date.now(), renditions, expectedRenditions: renditions.map((r) => r.name), partTarget: 0.5, segmentTarget: 2, dvrWindowSeconds: 60, ended: false });
   const timelines = new Map(
     renditions.map((r) => [
       r.name,
@@ -167,5 +167,24 @@ describe('OriginServer', () => {
     const mpd = await fetch(`${ctx.base}/live/${STREAM}/manifest.mpd`);
     expect(mpd.status).toBe(200);
     expect(await mpd.text()).toContain('type="dynamic"');
+  });
+});
+
+describe('OriginServer while a stream starts', () => {
+  it('holds the master and media playlists until every rendition has a complete segment', async () => {
+    const ctx = await setup();
+    try {
+      const master = fetch(`${ctx.base}/live/${STREAM}/master.m3u8`);
+      const media = fetch(`${ctx.base}/live/${STREAM}/audio/index.m3u8`);
+      await new Promise((r) => setTimeout(r, 200));
+      for (let i = 0; i < 4; i++) await ctx.addPart(); // closes the first segment of every rendition
+      const [m, a] = await Promise.all([master, media]);
+      expect(m.status).toBe(200);
+      expect(await m.text()).toContain('#EXT-X-STREAM-INF');
+      expect(a.status).toBe(200);
+      expect(await a.text()).toContain('#EXTINF');
+    } finally {
+      await ctx.origin.close();
+    }
   });
 });

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { BlobStore, Config, Logger, Registry } from '../platform/index.js';
 import { BlobRangeError, problem } from '../platform/index.js';
-import { toRenditionPlaylist, toStreamMpd, toStreamMultivariant, type LiveCatalog, type RenditionState } from '../packager/index.js';
+import { toRenditionPlaylist, toStreamMpd, toStreamMultivariant, type LiveCatalog, type RenditionState, type StreamState } from '../packager/index.js';
 import { LiveView } from './live-view.js';
 import { parseDirectives, parseMediaPath, storageKeyOf, type DeliveryDirectives, type MediaPath } from './media-path.js';
 
@@ -120,15 +120,38 @@ export class OriginServer {
     this.requests.inc({ kind, status: String(status) });
   }
 
+  /**
+   * A stream that is starting is held (like a blocking reload) until every rendition of the ladder has a
+   * complete segment, so a player never sees half a ladder or an empty media playlist.
+   */
+  private async whenStarted(id: string): Promise<StreamState | null | 'timeout'> {
+    let stream = await this.view.stream(id);
+    if (!stream || stream.ended) return stream;
+    const timeout = Math.min(this.config.origin.blockingTimeoutMs, 3 * stream.segmentTarget * 1000);
+    for (const name of stream.expectedRenditions) {
+      const ready = await this.view.waitFor(id, name, (s) => s.segments.length > 0 || s.ended, timeout);
+      if (!ready) return 'timeout';
+    }
+    stream = await this.view.stream(id);
+    return stream && stream.expectedRenditions.every((n) => stream!.renditions.some((r) => r.name === n)) ? stream : 'timeout';
+  }
+
   private async serveMaster(res: http.ServerResponse, id: string): Promise<number> {
-    const stream = await this.view.stream(id);
+    const stream = await this.whenStarted(id);
     if (!stream) return this.sendProblem(res, 404, 'STREAM_NOT_FOUND', `stream ${id} is not live`);
+    if (stream === 'timeout') return this.starting(res, id);
     return this.sendText(res, 200, toStreamMultivariant(stream), 'application/vnd.apple.mpegurl', LIVE_PLAYLIST);
   }
 
+  private starting(res: http.ServerResponse, id: string): number {
+    res.setHeader('Retry-After', '1');
+    return this.sendProblem(res, 503, 'STREAM_STARTING', `stream ${id} is starting: no complete segment yet`);
+  }
+
   private async serveMpd(res: http.ServerResponse, id: string): Promise<number> {
-    const stream = await this.view.stream(id);
+    const stream = await this.whenStarted(id);
     if (!stream) return this.sendProblem(res, 404, 'STREAM_NOT_FOUND', `stream ${id} is not live`);
+    if (stream === 'timeout') return this.starting(res, id);
     const states = await Promise.all(stream.renditions.map((r) => this.view.rendition(id, r.name)));
     if (states.some((s) => !s || s.segments.length === 0)) {
       return this.sendProblem(res, 404, 'STREAM_STARTING', `stream ${id} has no complete segment yet`);
@@ -152,7 +175,20 @@ export class OriginServer {
     const directives = parseDirectives(query);
     if (typeof directives === 'string') return this.sendProblem(res, 400, 'BAD_DELIVERY_DIRECTIVE', directives);
     let state = await this.view.rendition(id, rendition);
-    if (!state) return this.sendProblem(res, 404, 'RENDITION_NOT_FOUND', `no live rendition ${rendition} for stream ${id}`);
+    if (!state) {
+      // A rendition of a starting stream that has not announced itself yet: hold, as for the first segment.
+      const stream = await this.view.stream(id);
+      if (stream && !stream.ended && stream.expectedRenditions.includes(rendition)) {
+        state = await this.view.waitFor(id, rendition, (s) => s.segments.length > 0, Math.min(this.config.origin.blockingTimeoutMs, 3 * stream.segmentTarget * 1000));
+        if (!state) return this.starting(res, id);
+      } else {
+        return this.sendProblem(res, 404, 'RENDITION_NOT_FOUND', `no live rendition ${rendition} for stream ${id}`);
+      }
+    }
+    if (state.segments.length === 0 && !state.ended) {
+      state = await this.view.waitFor(id, rendition, (s) => s.segments.length > 0, this.holdTimeoutMs(state));
+      if (!state) return this.starting(res, id);
+    }
     const blocking = directives.msn !== undefined;
     if (blocking && !state.ended) {
       const { msn, part } = directives as Required<Pick<DeliveryDirectives, 'msn'>> & DeliveryDirectives;

@@ -34,6 +34,7 @@ describe('two origins on one Redis and one S3 bucket', () => {
   async function publishPart(): Promise<{ msn: number; part: number }> {
     const pos = timeline.addPart({ duration: 0.5, independent: timeline.nextPart === 0 }, 0, Date.now());
     await packagerBlobs.put(`live/${STREAM}/360p/part-${pos.msn}.${pos.part}.m4s`, Buffer.from(`part ${pos.msn}.${pos.part}`));
+    if (pos.part === 3) timeline.closeSegment(2);
     await packagerCatalog.putRendition(timeline.state());
     return pos;
   }
@@ -50,10 +51,10 @@ describe('two origins on one Redis and one S3 bucket', () => {
       origins.push(origin);
     }
     await packagerCatalog.putStream({
-      streamId: STREAM, sessionId: 's', startedAtMs: Date.now(), partTarget: 0.5, segmentTarget: 2, dvrWindowSeconds: 60, ended: false,
+      streamId: STREAM, sessionId: 's', startedAtMs: Date.now(), expectedRenditions: ['360p'], partTarget: 0.5, segmentTarget: 2, dvrWindowSeconds: 60, ended: false,
       renditions: [{ name: '360p', kind: 'video', codec: 'avc1.64001e', bandwidth: 900_000, width: 640, height: 360, frameRate: 30, timescale: 90000 }],
     });
-    await publishPart();
+    for (let i = 0; i < 5; i++) await publishPart(); // segment 1 complete, part 2.0 listed
   });
 
   afterAll(async () => {
@@ -63,28 +64,28 @@ describe('two origins on one Redis and one S3 bucket', () => {
 
   it('serves the same playlist from both origins', async () => {
     const [a, b] = await Promise.all(origins.map(async (o) => (await fetch(`http://127.0.0.1:${o.port}/live/${STREAM}/360p/index.m3u8`)).text()));
-    expect(a).toContain('part-1.0.m4s');
-    expect(b).toContain('part-1.0.m4s');
+    expect(a).toContain('part-2.0.m4s');
+    expect(b).toContain('part-2.0.m4s');
   });
 
   it('releases a blocking reload held on either origin when the packager announces the part', async () => {
-    const held = origins.map((o) => fetch(`http://127.0.0.1:${o.port}/live/${STREAM}/360p/index.m3u8?_HLS_msn=1&_HLS_part=1`));
+    const held = origins.map((o) => fetch(`http://127.0.0.1:${o.port}/live/${STREAM}/360p/index.m3u8?_HLS_msn=2&_HLS_part=1`));
     await new Promise((r) => setTimeout(r, 300));
     await publishPart();
     for (const res of await Promise.all(held)) {
       expect(res.status).toBe(200);
-      expect(await res.text()).toContain('part-1.1.m4s');
+      expect(await res.text()).toContain('part-2.1.m4s');
     }
   });
 
   it('serves parts written by the packager from either origin, including a held preload-hint request', async () => {
-    const hinted = fetch(`http://127.0.0.1:${origins[1].port}/live/${STREAM}/360p/part-1.2.m4s`);
+    const hinted = fetch(`http://127.0.0.1:${origins[1].port}/live/${STREAM}/360p/part-2.2.m4s`);
     await new Promise((r) => setTimeout(r, 200));
     await publishPart();
     const res = await hinted;
     expect(res.status).toBe(200);
-    expect(await res.text()).toBe('part 1.2');
-    const other = await fetch(`http://127.0.0.1:${origins[0].port}/live/${STREAM}/360p/part-1.2.m4s`);
-    expect(await other.text()).toBe('part 1.2');
+    expect(await res.text()).toBe('part 2.2');
+    const other = await fetch(`http://127.0.0.1:${origins[0].port}/live/${STREAM}/360p/part-2.2.m4s`);
+    expect(await other.text()).toBe('part 2.2');
   });
 });

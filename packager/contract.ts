@@ -72,6 +72,8 @@ export interface StreamState {
   /** Epoch ms when the first sample was ingested (DASH availabilityStartTime). */
   startedAtMs: number;
   renditions: RenditionInfo[];
+  /** Every output of the ladder: the multivariant playlist waits until each has announced itself. */
+  expectedRenditions: string[];
   partTarget: number;
   segmentTarget: number;
   dvrWindowSeconds: number;

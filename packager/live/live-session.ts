@@ -63,6 +63,7 @@ export class LiveSession {
   private supervisor?: LadderSupervisor;
   private pipelines = new Map<string, RenditionPipeline>();
   private renditions: RenditionInfo[] = [];
+  private expected: string[] = [];
   private readonly log: Logger;
   private source: Started;
   private ended = false;
@@ -126,6 +127,7 @@ export class LiveSession {
       sessionId: this.sessionId,
       startedAtMs: this.startedAtMs,
       renditions: this.renditions,
+      expectedRenditions: this.expected,
       partTarget: this.config.live.partTargetSeconds,
       segmentTarget: this.config.live.segmentSeconds,
       dvrWindowSeconds: this.config.live.dvrWindowSeconds,
@@ -190,6 +192,7 @@ export class LiveSession {
   }
 
   private attachOutputs(outputs: LadderOutput[], discontinuity: boolean): void {
+    this.expected = outputs.map((o) => o.name);
     for (const out of outputs) {
       let p = this.pipelines.get(out.name);
       if (!p) {

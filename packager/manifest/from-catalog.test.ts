@@ -48,6 +48,7 @@ function rendition(name: string, kind: 'video' | 'audio', timescale: number, off
 }
 
 const stream: StreamState = {
+  expectedRenditions: ['480p', '720p', 'audio'],
   streamId: 's1',
   sessionId: 'x',
   startedAtMs: T0,
