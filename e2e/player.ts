@@ -33,7 +33,7 @@ const PAGE = `<!doctype html><html><body><video id="v" muted playsinline></video
 <script>
 window.report = { fatalErrors: [], nonFatalErrors: [], stalls: 0, started: false, start: 0 };
 const v = document.getElementById('v');
-const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
+const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30 });
 window.hls = hls;
 hls.on(Hls.Events.ERROR, (_e, d) => (d.fatal ? report.fatalErrors : report.nonFatalErrors).push(d.type + ':' + d.details));
 v.addEventListener('playing', () => { if (!report.started) { report.started = true; report.start = v.currentTime; } });

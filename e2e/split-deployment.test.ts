@@ -98,8 +98,13 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
 
   afterAll(async () => {
     await stop(publisher);
-    for (const child of procs.values()) child.kill('SIGTERM');
-    await Promise.all([...procs.values()].map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    const running = [...procs.values()].filter((c) => c.exitCode === null && c.signalCode === null);
+    const exited = Promise.all(running.map((c) => new Promise((r) => c.once('exit', r))));
+    for (const child of running) child.kill('SIGTERM');
+    // Graceful shutdown is the services' job; a stuck one is killed so the suite never hangs.
+    const timer = setTimeout(() => running.forEach((c) => c.kill('SIGKILL')), 15_000);
+    await exited;
+    clearTimeout(timer);
     if (databaseUrl) await dropPostgresDatabase(databaseUrl);
   }, 60_000);
 

@@ -181,7 +181,8 @@ export function loadConfig(env: Env = process.env): Config {
       throw new ConfigError(`ORIGIN_URLS entry "${u}" is not a URL`);
     }
   }
-  const partTarget = num(env, 'LIVE_PART_TARGET', 0.5, 0.1, 2);
+  // 1/3 s: ten frames at 30 fps, so PART-HOLD-BACK (3 × PART-TARGET) is 1 s.
+  const partTarget = num(env, 'LIVE_PART_TARGET', 0.334, 0.1, 2);
   const segment = num(env, 'LIVE_SEGMENT_SECONDS', 2, 1, 10);
   if (segment < partTarget * 2) throw new ConfigError('LIVE_SEGMENT_SECONDS must be at least twice LIVE_PART_TARGET');
 

@@ -118,8 +118,8 @@ export function formatLiveReport(r: LiveRunResult): string {
     );
   }
   const players = [
-    { label: 'lowLatencyMode (judged)', p: live?.player },
-    { label: 'lowLatencyMode + maxLiveSyncPlaybackRate 1.5 (context)', p: live?.playerCatchUp },
+    { label: 'lowLatencyMode + maxLiveSyncPlaybackRate 1.5 (judged: README config)', p: live?.player },
+    { label: 'lowLatencyMode only, no catch-up (context)', p: live?.playerCatchUp },
   ].filter((x): x is { label: string; p: PlayerResult } => x.p !== undefined);
   if (players.length) {
     const p0 = players[0].p;
