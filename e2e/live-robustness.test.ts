@@ -4,8 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import m3u8 from 'm3u8-parser';
-import { api, decodeFrames, getText, publishTestPattern, signUp, startTestPlatform, stop, waitUntil, type TestPlatform } from './support.js';
-import { spawn } from 'node:child_process';
+import { api, decodeFrames, freePort, getText, publishTestPattern, signUp, startTestPlatform, stop, waitUntil, type TestPlatform } from './support.js';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileP = promisify(execFile);
 
 function parseM3u8(text: string) {
   const p = new m3u8.Parser();
@@ -25,9 +28,11 @@ const mediaPlaylistOf = (hls: string, rendition: string) => hls.replace('master.
 describe('live robustness', () => {
   let platform: TestPlatform;
   let token: string;
+  let flvPort: number;
 
   beforeAll(async () => {
-    platform = await startTestPlatform({ LIVE_RECONNECT_GRACE: '8' });
+    flvPort = await freePort();
+    platform = await startTestPlatform({ LIVE_RECONNECT_GRACE: '8', INGEST_INTERNAL_PORT: String(flvPort) });
     token = await signUp(platform.api);
   }, 60_000);
   afterAll(() => platform?.close());
@@ -55,6 +60,30 @@ describe('live robustness', () => {
       expect(after.mediaSequence + after.segments.length - 1).toBeGreaterThan(lastBefore);
       expect((await api(platform.api, 'GET', `/v1/live-streams/${stream.id}`, undefined, token)).body.status).toBe('live');
       expect(await decodeFrames(stream.playback.hls, 2)).toBeGreaterThan(30);
+    } finally {
+      await stop(publisher);
+    }
+  }, 120_000);
+
+  it('restarts a transcoder that dies and continues the session with a discontinuity', async () => {
+    const stream = await createStream(platform, token);
+    const url = mediaPlaylistOf(stream.playback.hls, '360p');
+    const publisher = publishTestPattern(`${stream.rtmpUrl}/${stream.streamKey}`, { seconds: 60 });
+    try {
+      await waitUntil('two segments', async () => ((await fetch(url).then((r) => (r.ok ? r.text() : ''))).match(/#EXTINF/g)?.length ?? 0) >= 2, 40_000);
+      const before = parseM3u8(await getText(url));
+      // The ladder FFmpeg of this platform (and no other test's) reads this ingest's HTTP-FLV port; kill it hard.
+      const { stdout } = await execFileP('pgrep', ['-f', `ffmpeg.*127\\.0\\.0\\.1:${flvPort}/ingest/`]);
+      const pids = stdout.trim().split('\n').filter(Boolean).map(Number);
+      expect(pids.length).toBeGreaterThan(0);
+      for (const pid of pids) process.kill(pid, 'SIGKILL');
+      const after = await waitUntil('segments after the restart', async () => {
+        const m = parseM3u8(await getText(url));
+        return m.discontinuityStarts.length > 0 && m.segments.length - m.discontinuityStarts.at(-1) >= 2 ? m : undefined;
+      }, 40_000);
+      expect(after.mediaSequence).toBe(before.mediaSequence);
+      const metrics = await getText(`${platform.origin}/metrics`);
+      expect(metrics).toMatch(/packager_transcoder_restarts_total\{stream="[^"]+"\} [1-9]/);
     } finally {
       await stop(publisher);
     }

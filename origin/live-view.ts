@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Unsubscribe } from '../platform/index.js';
 import type { LiveCatalog, RenditionState, StreamState } from '../packager/index.js';
 
@@ -7,6 +8,9 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
+/** Cached state is re-read after this even without a wake-up (a lost pub/sub message heals itself). */
+const CACHE_TTL_MS = 2000;
+
 /** Fallback re-check for held requests, in case a pub/sub wake-up was lost (Redis pub/sub is at-most-once). */
 const RECHECK_MS = 1000;
 
@@ -15,8 +19,9 @@ const RECHECK_MS = 1000;
  * catalog's change announcements, and the waiting room for blocking playlist and preload-hint requests.
  */
 export class LiveView {
-  private readonly streams = new Map<string, Promise<StreamState | null>>();
-  private readonly renditions = new Map<string, Promise<RenditionState | null>>();
+  // Bounded: an origin serving for weeks sees many streams come and go.
+  private readonly streams = new LRUCache<string, Promise<StreamState | null>>({ max: 10_000, ttl: CACHE_TTL_MS });
+  private readonly renditions = new LRUCache<string, Promise<RenditionState | null>>({ max: 50_000, ttl: CACHE_TTL_MS });
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly rechecks = new Map<string, NodeJS.Timeout>();
   private unwatch?: Unsubscribe;
