@@ -113,7 +113,7 @@ describe('live robustness', () => {
         return s.lastError ? s : undefined;
       }, 40_000);
       expect(failed.lastError.code).toBe('PROBE_NO_VIDEO');
-      expect(failed.lastError.message).toMatch(/no video/i);
+      expect(failed.lastError.message).toBe('the source has no video stream');
     } finally {
       await stop(audioOnly);
     }

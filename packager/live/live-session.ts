@@ -145,7 +145,8 @@ export class LiveSession {
     if (!width || !height || !fps) {
       // The publisher did not announce its video: ask ffprobe (slower start, same result).
       const probe = await probeSource(src.sourceUrl, { ffprobePath: this.config.live.ffprobePath, timeoutMs: 10_000 }).catch((err: Error & { code?: string }) => {
-        this.buildError = { code: err.code ?? 'PROBE_FAILED', message: err.message };
+        // The creator sees this message: name the source, not our internal URL.
+        this.buildError = { code: err.code ?? 'PROBE_FAILED', message: err.message.replace(/(?:probe of )?http:\/\/\S+/, 'the source') };
         throw err;
       });
       ({ width, height, fps } = probe);
