@@ -9,6 +9,11 @@ import type { LiveCatalog } from './live-catalog.js';
 import type { LiveMetrics } from './live-session.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/**
+ * Parts of a segment this many segments back are deleted: playlists list parts for the last three
+ * segments (RFC 8216bis §6.2.2 lets older ones go), and the rest is margin for slow players and edges.
+ */
+const PART_RETENTION_SEGMENTS = 8;
 
 /** Static settings of one rendition pipeline. */
 export interface RenditionPipelineConfig {
@@ -41,6 +46,8 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
   private chain: Promise<void> = Promise.resolve();
   private discontinuityNext = false;
   private bytesInSegment = 0;
+  /** Parts written per segment msn, until they are deleted. */
+  private readonly partCounts = new Map<number, number>();
   /** Segment closes queued but not yet run: the part just before one need not be announced alone. */
   private closesQueued = 0;
   private bitrate = { bytes: 0, seconds: 0, peak: 0 };
@@ -164,6 +171,7 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
       // The segmenter also notices timestamp jumps it was not told about.
       if (p.partIndex === 0 && p.discontinuity) timeline.markDiscontinuity();
       const { msn, part } = timeline.addPart({ duration: p.duration, independent: p.independent }, p.decodeTime, pdt);
+      this.partCounts.set(msn, part + 1);
       await this.deps.blobs.put(`${this.prefix}/part-${msn}.${part}.m4s`, p.bytes, { contentType: 'video/iso.segment', cacheControl: IMMUTABLE });
       // A part that ends its segment is announced with the segment, so the preload hint never names a
       // part that will not exist (part N.k+1 when segment N is about to close).
@@ -184,9 +192,22 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
     this.enqueue(async () => {
       this.closesQueued--;
       await this.deps.blobs.put(`${this.prefix}/seg-${timeline.msn}.m4s`, s.bytes, { contentType: 'video/iso.segment', cacheControl: IMMUTABLE });
-      timeline.closeSegment(s.duration);
+      const closed = timeline.closeSegment(s.duration);
       await this.deps.catalog.putRendition(timeline.state());
+      this.forgetParts(closed.msn - PART_RETENTION_SEGMENTS);
     });
+  }
+
+  /**
+   * Parts are for the live edge only: playlists list them for the last few segments, so once a segment
+   * is well past that its parts are deleted (its segment stays, for DVR and the recording).
+   */
+  private forgetParts(msn: number): void {
+    const count = this.partCounts.get(msn);
+    if (count === undefined) return;
+    this.partCounts.delete(msn);
+    const keys = Array.from({ length: count }, (_, i) => `${this.prefix}/part-${msn}.${i}.m4s`);
+    void Promise.all(keys.map((k) => this.deps.blobs.delete(k))).catch((err) => this.deps.logger.warn({ err, msn }, 'deleting old parts failed'));
   }
 
   /** What the multivariant playlist says about this rendition. */

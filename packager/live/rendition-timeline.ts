@@ -93,11 +93,6 @@ export class RenditionTimeline {
     return seg;
   }
 
-  /** Msns of segments that just left the window and may be deleted from storage (older than `keepFrom`). */
-  get firstMsn(): number {
-    return this.segments[0]?.msn ?? this.current.msn;
-  }
-
   /** No more media: playlists get EXT-X-ENDLIST. */
   end(): void {
     this.ended = true;
