@@ -23,8 +23,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "setup: installing npm dependencies (versions pinned by package-lock.json)"
+  # `npm install` rather than `npm ci`: npm 11 records only this platform's optional packages
+  # (rollup's native builds) in the lock file and `npm ci` then refuses it; install honours the lock.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 echo "setup: building"
 npm run build --silent
