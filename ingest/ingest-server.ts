@@ -296,7 +296,8 @@ export class IngestServer {
     if (!s) return;
     const urlHost = this.tuning.advertiseHost ?? (this.tuning.internalHost === '0.0.0.0' ? '127.0.0.1' : this.tuning.internalHost);
     s.live = true;
-    s.startedAtMs = Date.now();
+    // The ingest wall clock of the first keyframe: PDT is anchored on it (packager LiveSession).
+    s.startedAtMs = msg.atMs;
     s.sourceUrl = `http://${urlHost}:${this.flvPort}/ingest/${msg.token}.flv`;
     this.m.connections.inc({ result: 'accepted' });
     this.m.live.inc();

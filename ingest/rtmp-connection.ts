@@ -184,7 +184,7 @@ export class RtmpConnection {
     clearTimeout(this.timer);
     this.token = crypto.randomBytes(18).toString('base64url');
     this.host.publishToken(this.token, this);
-    this.host.send({ type: 'live', connId: this.id, token: this.token, remoteAddress: this.remoteAddress, video: this.videoInfo(), audio: this.audioInfo() });
+    this.host.send({ type: 'live', connId: this.id, token: this.token, remoteAddress: this.remoteAddress, atMs: Date.now(), video: this.videoInfo(), audio: this.audioInfo() });
   }
 
   private videoInfo(): IngestVideoInfo | undefined {

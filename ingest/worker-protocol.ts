@@ -58,7 +58,8 @@ export interface ConnectionStats {
 export type WorkerMessage =
   | { type: 'ready'; rtmpPort: number; flvPort: number }
   | { type: 'authorize'; connId: string; streamKey: string; remoteAddress: string }
-  | { type: 'live'; connId: string; token: string; remoteAddress: string; video?: IngestVideoInfo; audio?: IngestAudioInfo }
+  /** `atMs`: when the first keyframe arrived, stamped in the worker (the IPC hop adds latency). */
+  | { type: 'live'; connId: string; token: string; remoteAddress: string; atMs: number; video?: IngestVideoInfo; audio?: IngestAudioInfo }
   | { type: 'closed'; connId: string; result: ConnectionResult; reason: string; wasLive: boolean; remoteAddress: string; stats?: ConnectionStats }
   | { type: 'stats'; sessions: ConnectionStats[] }
   | { type: 'pong'; seq: number }
