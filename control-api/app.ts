@@ -24,7 +24,7 @@ import { TokenService } from './tokens.js';
 
 /** Every topic control-api publishes or consumes (the consumed ones are defined by their publishers). */
 export type ControlApiBusTopics = ControlApiTopics &
-  Pick<IngestTopics, 'ingest.stream.started' | 'ingest.stream.ended'> &
+  Pick<IngestTopics, 'ingest.stream.started' | 'ingest.stream.ended' | 'ingest.stream.stats'> &
   Pick<PackagerTopics, 'packager.recording.ready' | 'packager.session.ended' | 'packager.session.started' | 'packager.session.failed'>;
 
 /**

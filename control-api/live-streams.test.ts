@@ -3,6 +3,7 @@ import { openPglite, openPostgres, type Sql } from '../platform/index.js';
 import { dropPostgresDatabase, freshPostgresDatabase } from '../platform/test-support/env.js';
 import type { ControlApiBusTopics } from './app.js';
 import type { LiveStreamView } from './contract.js';
+import { PUBLISHER_HEARTBEAT_MS } from './live-streams.js';
 import { createTestApp, type TestApp } from './test-support/test-app.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -109,6 +110,20 @@ function liveStreamFlow(open: () => Promise<{ sql: Sql; drop?: () => Promise<voi
     expect(await live.authorizePublish(s.streamKey!)).toMatchObject({ ok: true });
     expect(await live.authorizePublish('sk_' + 'x'.repeat(32))).toEqual({ ok: false, reason: 'unknown-key' });
     expect(await live.authorizePublish('garbage')).toEqual({ ok: false, reason: 'unknown-key' });
+  });
+
+  it('lets a key publish again when the live publisher has not been heard of for the heartbeat window', async () => {
+    const u = await t.signup();
+    const s = await t.createStream(u.auth);
+    const live = t.services.liveStreams;
+    await live.setStatus(s.id, 'live');
+    expect(await live.authorizePublish(s.streamKey!)).toEqual({ ok: false, reason: 'already-live' });
+    // The ingest that had it crashed: no stats, no "ended" for longer than the heartbeat window.
+    await t.sql.query(`UPDATE live_streams SET publisher_seen_at = $2 WHERE id = $1`, [s.id, new Date(Date.now() - PUBLISHER_HEARTBEAT_MS - 1000)]);
+    expect(await live.authorizePublish(s.streamKey!)).toMatchObject({ ok: true, streamId: s.id });
+    // Stats keep a present publisher present.
+    await live.publisherSeen(s.id);
+    expect(await live.authorizePublish(s.streamKey!)).toEqual({ ok: false, reason: 'already-live' });
   });
 
   it('lists own streams newest first, paginated by cursor', async () => {

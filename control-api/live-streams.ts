@@ -24,7 +24,20 @@ interface LiveStreamRow {
   updated_at: Date;
   last_live_at: Date | null;
   publisher_connected: boolean;
+  publisher_seen_at: Date | null;
   last_error: LiveStreamError | null;
+}
+
+/**
+ * Ingest reports a live publisher every few seconds (`ingest.stream.stats`); one not heard of for this
+ * long is taken as gone (an ingest that crashed never says "ended"), so its key may publish again.
+ */
+export const PUBLISHER_HEARTBEAT_MS = 20_000;
+
+function publisherPresent(row: LiveStreamRow, now = Date.now()): boolean {
+  if (!row.publisher_connected) return false;
+  const seen = row.publisher_seen_at ? new Date(row.publisher_seen_at).getTime() : 0;
+  return now - seen < PUBLISHER_HEARTBEAT_MS;
 }
 
 /** Fields a creator sets when creating a stream. */
@@ -132,7 +145,7 @@ export class LiveStreamService {
   async authorizePublish(streamKey: string): Promise<PublishAuthorization> {
     if (!STREAM_KEY.test(streamKey)) return { ok: false, reason: 'unknown-key' };
     const [row] = await this.deps.sql.query<LiveStreamRow>(`SELECT * FROM live_streams WHERE stream_key_hash = $1`, [sha256(streamKey)]);
-    const refuse = !row ? 'unknown-key' : !row.enabled ? 'disabled' : row.publisher_connected ? 'already-live' : undefined;
+    const refuse = !row ? 'unknown-key' : !row.enabled ? 'disabled' : publisherPresent(row) ? 'already-live' : undefined;
     if (refuse) {
       this.deps.logger.info({ key: maskKey(streamKey), streamId: row?.id, reason: refuse }, 'publish refused');
       return { ok: false, reason: refuse };
@@ -153,7 +166,7 @@ export class LiveStreamService {
     const now = new Date();
     const [row] = await this.deps.sql.query<LiveStreamRow>(
       `UPDATE live_streams SET status = $2, updated_at = $3, last_live_at = CASE WHEN $2 = 'live' THEN $3 ELSE last_live_at END,
-              publisher_connected = ($2 = 'live')
+              publisher_connected = ($2 = 'live'), publisher_seen_at = CASE WHEN $2 = 'live' THEN $3 ELSE publisher_seen_at END
         WHERE id = $1 RETURNING *`,
       [id, status, now],
     );
@@ -167,6 +180,12 @@ export class LiveStreamService {
     if (!isUuid(id)) return false;
     const rows = await this.deps.sql.query(`UPDATE live_streams SET last_error = $2 WHERE id = $1 RETURNING id`, [id, error === null ? null : JSON.stringify(error)]);
     return rows.length > 0;
+  }
+
+  /** Ingest's periodic stats say the publisher is still there. */
+  async publisherSeen(id: string): Promise<void> {
+    if (!isUuid(id)) return;
+    await this.deps.sql.query(`UPDATE live_streams SET publisher_seen_at = $2 WHERE id = $1 AND publisher_connected`, [id, new Date()]);
   }
 
   /** A publisher left; the stream stays `live` until the packager ends the session (reconnect grace). */

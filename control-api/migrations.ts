@@ -90,4 +90,10 @@ export const controlApiMigrations: Migration[] = [
     id: 'control_api_0005_live_stream_last_error',
     up: `ALTER TABLE live_streams ADD COLUMN last_error jsonb;`,
   },
+  {
+    // Heartbeat of the connected publisher (ingest's periodic stats): a crashed ingest that never said
+    // "ended" must not lock the key out forever.
+    id: 'control_api_0006_publisher_seen_at',
+    up: `ALTER TABLE live_streams ADD COLUMN publisher_seen_at timestamptz;`,
+  },
 ];
