@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import m3u8 from 'm3u8-parser';
 import { parse as parseMpd } from 'mpd-parser';
 import { api, decodeFrames, getText, probeVideoCodec, publishTestPattern, signUp, startTestPlatform, stop, waitUntil, type TestPlatform } from './support.js';
-import { playWithHlsJs } from './player.js';
+import { playWithDashJs, playWithHlsJs } from './player.js';
 
 function parseM3u8(text: string) {
   const p = new m3u8.Parser();
@@ -120,6 +120,16 @@ describe('live: RTMP in, LL-HLS and DASH out', () => {
     expect(report.played).toBeGreaterThan(9);
     expect(report.latency).not.toBeNull();
     expect(report.latency!).toBeLessThan(6);
+  }, 90_000);
+
+  it('plays the DASH MPD in dash.js (low-latency catch-up) for 10 s without an error', async () => {
+    const report = await playWithDashJs(stream.playback.dash, 12);
+    console.log('dash.js playback:', JSON.stringify(report));
+    expect(report.fatalErrors).toEqual([]);
+    expect(report.played).toBeGreaterThan(9);
+    expect(report.latency).not.toBeNull();
+    expect(report.latency!).toBeLessThan(5); // the MPD's ServiceDescription asks for 3 s
+    expect(report.stalls).toBe(0);
   }, 90_000);
 
   it('records the session: the stream ends after the grace window and the recording plays', async () => {

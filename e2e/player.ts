@@ -1,6 +1,7 @@
 /** Plays an HLS URL with hls.js in Debian's Chromium (playwright-core) and reports what happened. */
 import http from 'node:http';
 import fs from 'node:fs';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
@@ -43,16 +44,32 @@ hls.attachMedia(v);
 hls.on(Hls.Events.MANIFEST_PARSED, () => v.play().catch((e) => report.fatalErrors.push('play:' + e.message)));
 </script></body></html>`;
 
-/** Serves the test page and hls.js from loopback. */
-async function servePage(): Promise<{ url: string; close: () => Promise<void> }> {
+const DASH_PAGE = `<!doctype html><html><body><video id="v" muted playsinline></video>
+<script src="/dash.js"></script>
+<script>
+window.report = { fatalErrors: [], nonFatalErrors: [], stalls: 0, started: false, start: 0 };
+const v = document.getElementById('v');
+const player = dashjs.MediaPlayer().create();
+window.player = player;
+player.updateSettings({ streaming: { liveCatchup: { enabled: true } } });
+player.on(dashjs.MediaPlayer.events.ERROR, (e) => report.fatalErrors.push(String(e.error && (e.error.message || e.error.code) || e.error)));
+v.addEventListener('playing', () => { if (!report.started) { report.started = true; report.start = v.currentTime; } });
+v.addEventListener('waiting', () => { if (report.started) report.stalls++; });
+player.initialize(v, new URLSearchParams(location.search).get('src'), true);
+</script></body></html>`;
+
+/** Serves the test pages, hls.js and dash.js from loopback. */
+async function servePage(page = PAGE): Promise<{ url: string; close: () => Promise<void> }> {
   const hlsJs = fs.readFileSync(require.resolve('hls.js/dist/hls.min.js'));
+  const dashRoot = require.resolve('dashjs').replace(/(node_modules[\\/]dashjs)[\\/].*$/, '$1');
+  const dashJs = fs.readFileSync(path.join(dashRoot, 'dist/modern/umd/dash.all.min.js'));
   const server = http.createServer((req, res) => {
-    if (req.url?.startsWith('/hls.js')) {
+    if (req.url?.startsWith('/hls.js') || req.url?.startsWith('/dash.js')) {
       res.writeHead(200, { 'content-type': 'text/javascript' });
-      res.end(hlsJs);
+      res.end(req.url.startsWith('/hls.js') ? hlsJs : dashJs);
     } else {
       res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(PAGE);
+      res.end(page);
     }
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -90,6 +107,36 @@ export async function playWithHlsJs(src: string, seconds: number, browser?: Brow
     });
   } finally {
     if (own) await b.close();
+    await page$.close();
+  }
+}
+
+/** What a dash.js session observed. */
+export interface DashPlaybackReport {
+  fatalErrors: string[];
+  played: number;
+  /** dash.js's live latency estimate, seconds. */
+  latency: number | null;
+  stalls: number;
+}
+
+/** Plays an MPD with dash.js (low-latency catch-up on) for `seconds` after playback starts. */
+export async function playWithDashJs(src: string, seconds: number): Promise<DashPlaybackReport> {
+  const page$ = await servePage(DASH_PAGE);
+  const b = await launchChromium();
+  try {
+    const page = await b.newPage();
+    await page.goto(`${page$.url}?src=${encodeURIComponent(src)}`);
+    await page.waitForFunction(() => (window as any).report.started || (window as any).report.fatalErrors.length > 0, undefined, { timeout: 30_000 });
+    await page.waitForTimeout(seconds * 1000);
+    return await page.evaluate(() => {
+      const w = window as any;
+      const v = document.getElementById('v') as HTMLVideoElement;
+      const latency = w.player.getCurrentLiveLatency();
+      return { fatalErrors: w.report.fatalErrors, played: v.currentTime - w.report.start, latency: Number.isFinite(latency) ? latency : null, stalls: w.report.stalls };
+    });
+  } finally {
+    await b.close();
     await page$.close();
   }
 }
