@@ -145,6 +145,16 @@ describe('edge HTTP semantics', () => {
     expect(origin.count('/vod/a1/missing.m4s')).toBe(2);
   });
 
+  it('serves its clock at /time for DASH UTCTiming, uncached', async () => {
+    const before = Date.now();
+    const t = await get(url('/time'));
+    expect(t.status).toBe(200);
+    expect(t.headers['cache-control']).toBe('no-store');
+    const ms = Date.parse(t.body.toString());
+    expect(ms).toBeGreaterThanOrEqual(before - 1000);
+    expect(ms).toBeLessThanOrEqual(Date.now() + 1000);
+  });
+
   it('serves /healthz and /metrics', async () => {
     const h = await get(url('/healthz'));
     expect(h.status).toBe(200);

@@ -162,6 +162,7 @@ export class EdgeServer implements WaiterHost {
     if (target === undefined) {
       if (url === '/healthz' || url.startsWith('/healthz?')) return this.sendHealth(res);
       if (url === '/metrics') return void this.sendMetrics(res);
+      if (url === '/time') return this.sendTime(res);
       return this.finished(sendProblem(res, 404, 'NOT_FOUND', 'the edge serves /live/{streamId}/... and /vod/{assetId}/...'), 'bypass');
     }
     const headOnly = method === 'HEAD';
@@ -237,6 +238,13 @@ export class EdgeServer implements WaiterHost {
     const entry = CacheEntry.fromResponse(flight.key, head.status, head.upstream, body, head.policy, now);
     if (head.policy.store) this.store.set(entry, now);
     return entry;
+  }
+
+  /** DASH UTCTiming (urn:mpeg:dash:utc:http-iso:2014): this server's clock, never cached. */
+  private sendTime(res: http.ServerResponse): void {
+    const body = new Date().toISOString();
+    res.writeHead(200, ['content-type', 'text/plain', 'cache-control', 'no-store', 'access-control-allow-origin', '*', 'content-length', String(body.length)]);
+    res.end(body);
   }
 
   private sendHealth(res: http.ServerResponse): void {
