@@ -89,6 +89,29 @@ describe('live robustness', () => {
     }
   }, 120_000);
 
+  it('takes an OBS-style publish: 720p60 with B-frames, an 8 s keyframe interval and 44.1 kHz audio', async () => {
+    const stream = await createStream(platform, token);
+    // OBS defaults: x264 with B-frames, keyframe interval "auto" (250 frames), AAC at 44.1 kHz, CBR.
+    const obs = spawn('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-re',
+      '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=60', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+      '-t', '40', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '2', '-g', '250', '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '2500k', '-pix_fmt', 'yuv420p',
+      '-c:a', 'aac', '-ar', '44100', '-b:a', '128k', '-f', 'flv', `${stream.rtmpUrl}/${stream.streamKey}`,
+    ], { stdio: 'ignore' });
+    try {
+      const url = mediaPlaylistOf(stream.playback.hls, '360p');
+      await waitUntil('two segments', async () => ((await fetch(url).then((r) => (r.ok ? r.text() : ''))).match(/#EXTINF/g)?.length ?? 0) >= 2, 40_000);
+      const m = parseM3u8(await getText(url));
+      // The ladder re-encodes on its own 2 s grid whatever the source GOP, at no more than 30 fps.
+      for (const seg of m.segments) expect(seg.duration).toBeCloseTo(2, 0);
+      const master = parseM3u8(await getText(stream.playback.hls));
+      expect(master.playlists[0].attributes['FRAME-RATE']).toBeCloseTo(30, 0);
+      expect(await decodeFrames(stream.playback.hls, 2)).toBeGreaterThan(30);
+    } finally {
+      await stop(obs);
+    }
+  }, 90_000);
+
   it('packages an odd resolution and frame rate (426x241 at 25 fps) without upscaling', async () => {
     const stream = await createStream(platform, token);
     const publisher = publishTestPattern(`${stream.rtmpUrl}/${stream.streamKey}`, { seconds: 40, size: '426x241', fps: 25 });
