@@ -102,7 +102,16 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
     throw err;
   }
   ready = true;
-  logger.info({ services, api: config.ports.api, rtmp: config.ports.rtmp, edge: config.ports.edge }, 'platform ready');
+  const host = config.publicHost;
+  logger.info(
+    {
+      services,
+      api: has('control-api') ? `http://${host}:${config.ports.api}/v1 (docs: /docs)` : undefined,
+      obsServer: has('ingest') ? `rtmp://${host}:${config.ports.rtmp}/live` : undefined,
+      playback: has('edge-cache') ? `http://${host}:${config.ports.edge}/live/{streamId}/master.m3u8` : undefined,
+    },
+    'platform ready',
+  );
   return {
     config,
     logger,
@@ -127,7 +136,7 @@ async function cli(): Promise<void> {
     process.stderr.write(`configuration error: ${(err as Error).message}\n`);
     process.exit(2);
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, config.logFormat === 'pretty');
   const running = await startPlatform(config, services, logger).catch((err) => {
     logger.fatal({ err }, 'start failed');
     process.exit(1);

@@ -14,6 +14,8 @@ export interface Config {
   dataDir: string;
   publicHost: string;
   logLevel: string;
+  /** `pretty` for people at a terminal, `json` for log shippers. */
+  logFormat: 'pretty' | 'json';
   ports: { api: number; rtmp: number; ingestHttp: number; origin: number; edge: number };
   /** Where ingest serves each live session to the packager (HTTP-FLV); split deployments bind a routable address. */
   ingest: { internalHost: string; internalPort: number; advertiseHost?: string };
@@ -121,6 +123,13 @@ function url(env: Env, name: string): string | undefined {
   return raw;
 }
 
+function logFormat(env: Env): 'pretty' | 'json' {
+  const raw = env.LOG_FORMAT;
+  if (raw === undefined || raw === '') return process.stdout.isTTY ? 'pretty' : 'json';
+  if (raw !== 'pretty' && raw !== 'json') throw new ConfigError('LOG_FORMAT must be pretty or json');
+  return raw;
+}
+
 /** Parses LIVE_LADDER, e.g. "720p:720:2800,480p:480:1400,360p:360:800". */
 export function parseLadder(raw: string): Rung[] {
   const rungs = raw.split(',').map((part) => {
@@ -191,6 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     publicHost,
     logLevel: str(env, 'LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info'),
+    logFormat: logFormat(env),
     ports,
     metricsPort: port(env, 'METRICS_PORT', 9464),
     ingest: {

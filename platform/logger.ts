@@ -19,9 +19,16 @@ export const REDACT_PATHS = [
   '*.pin',
 ];
 
-/** Root logger; modules get `logger.child({ mod })`. */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+/**
+ * Root logger; modules get `logger.child({ mod })`. `pretty` renders colourised lines for a terminal
+ * (pino-pretty); otherwise one JSON object per line, what log shippers want.
+ */
+export function createLogger(level: string, destination?: pino.DestinationStream, pretty = false): Logger {
+  const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  if (pretty && !destination) {
+    return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+  }
+  return pino(options, destination);
 }
 
 /** Masks a stream key for log lines: enough to correlate, never enough to publish. */
