@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import {
   Lifecycle,
   OpsServer,
+  playbackPolicyKey,
   problem,
   sendJson,
   type OpsRoute,
@@ -82,7 +83,11 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
       life.add('origin', origin);
     }
     if (has('edge-cache')) {
-      const edge = new EdgeServer({ logger, metrics }, edgeConfigFrom(config));
+      // Streams and assets whose playback policy is signed need a token at the edge (control-api publishes them).
+      const isSigned = config.edge.playbackSigningKey
+        ? async (mediaId: string) => (await liveState.get(playbackPolicyKey(mediaId))) === 'signed'
+        : undefined;
+      const edge = new EdgeServer({ logger, metrics, isSigned }, edgeConfigFrom(config));
       await edge.start();
       life.add('edge-cache', edge);
     }

@@ -21,6 +21,7 @@ import { liveStreamsRoutes } from './routes/live-streams-routes.js';
 import { profilesRoutes } from './routes/profiles-routes.js';
 import type { Services } from './routes/route-context.js';
 import { TokenService } from './tokens.js';
+import { PlaybackPolicies } from './playback-policies.js';
 
 /** Every topic control-api publishes or consumes (the consumed ones are defined by their publishers). */
 export type ControlApiBusTopics = ControlApiTopics &
@@ -55,13 +56,15 @@ export interface ControlApiDeps {
 export function createServices(deps: ControlApiDeps, config: Config): Services {
   const logger = deps.logger.child({ mod: 'control-api' });
   const tokens = new TokenService({ sql: deps.sql }, config.auth);
-  const assets = new AssetService({ sql: deps.sql, logger, bus: deps.bus }, config);
+  const policies = new PlaybackPolicies({ sql: deps.sql, liveState: deps.liveState, logger });
+  const assets = new AssetService({ sql: deps.sql, logger, bus: deps.bus, policies }, config);
   return {
     tokens,
     assets,
     accounts: new AccountService({ sql: deps.sql, liveState: deps.liveState, tokens }, config),
     profiles: new ProfileService({ sql: deps.sql, liveState: deps.liveState }, config),
-    liveStreams: new LiveStreamService({ sql: deps.sql, assets, logger, bus: deps.bus }, config),
+    liveStreams: new LiveStreamService({ sql: deps.sql, assets, logger, bus: deps.bus, policies }, config),
+    policies,
   };
 }
 

@@ -4,6 +4,7 @@ import type { AssetStatus, AssetView, RecordingAssetInput } from './contract.js'
 import type { ControlApiBus } from './app.js';
 import { isUuid, notFound } from './http-errors.js';
 import { toAssetPlaybackUrls } from './urls.js';
+import type { PlaybackPolicies } from './playback-policies.js';
 
 interface AssetRow {
   id: string;
@@ -18,7 +19,7 @@ interface AssetRow {
 /** On-demand assets; for now created from live recordings by the live pipeline. */
 export class AssetService {
   constructor(
-    private readonly deps: { sql: Sql; logger: Logger; bus?: Pick<ControlApiBus, 'publish'> },
+    private readonly deps: { sql: Sql; logger: Logger; bus?: Pick<ControlApiBus, 'publish'>; policies?: PlaybackPolicies },
     private readonly config: Config,
   ) {}
 
@@ -37,21 +38,22 @@ export class AssetService {
    */
   async createRecording(input: RecordingAssetInput): Promise<AssetView | undefined> {
     if (!isUuid(input.liveStreamId) || (input.id !== undefined && !isUuid(input.id))) return undefined;
-    const [stream] = await this.deps.sql.query<{ account_id: string; title: string }>(
-      `SELECT account_id, title FROM live_streams WHERE id = $1`,
+    const [stream] = await this.deps.sql.query<{ account_id: string; title: string; playback_policy: 'public' | 'signed' }>(
+      `SELECT account_id, title, playback_policy FROM live_streams WHERE id = $1`,
       [input.liveStreamId],
     );
     if (!stream) return undefined;
     const now = new Date();
     const [inserted] = await this.deps.sql.query<AssetRow>(
-      `INSERT INTO assets (id, account_id, live_stream_id, title, status, duration_seconds, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING *`,
+      `INSERT INTO assets (id, account_id, live_stream_id, title, status, duration_seconds, created_at, playback_policy)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING *`,
       [
         input.id ?? crypto.randomUUID(), stream.account_id, input.liveStreamId,
         input.title ?? `${stream.title} (${now.toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
-        input.status ?? 'preparing', input.durationSeconds ?? null, now,
+        input.status ?? 'preparing', input.durationSeconds ?? null, now, stream.playback_policy,
       ],
     );
+    if (inserted) await this.deps.policies?.set(inserted.id, stream.playback_policy);
     if (!inserted) {
       const [existing] = await this.deps.sql.query<AssetRow>(`SELECT * FROM assets WHERE id = $1`, [input.id]);
       return existing && this.toView(existing);

@@ -37,6 +37,8 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
   async start(): Promise<void> {
     const applied = await migrate(this.deps.sql, controlApiMigrations);
     if (applied.length) this.logger.info({ applied }, 'migrations applied');
+    // Edges learn which media need signed playback from the shared live state.
+    await this.services.policies.syncAll();
     await this.subscribe();
     const ready = this.deps.ready;
     this.app = await buildControlApi({ ...this.deps, ready: async () => this.listening && (ready ? await ready() : true) }, this.config);

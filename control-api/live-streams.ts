@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { type Config, type Logger, maskKey, type Sql } from '../platform/index.js';
 import type { ControlApiBus } from './app.js';
 import type { AssetService } from './assets.js';
+import type { PlaybackPolicies } from './playback-policies.js';
 import type {
   LiveStreamError,
   ControlApiTopics, LadderRung, LiveStreamStatus, LiveStreamView, PlaybackPolicy, PublishAuthorization,
@@ -66,7 +67,7 @@ function iso(d: Date | null): string | null {
 /** Live streams and their stream keys; also answers the live pipeline's publish authorizations. */
 export class LiveStreamService {
   constructor(
-    private readonly deps: { sql: Sql; assets: AssetService; logger: Logger; bus?: Pick<ControlApiBus, 'publish'> },
+    private readonly deps: { sql: Sql; assets: AssetService; logger: Logger; bus?: Pick<ControlApiBus, 'publish'>; policies?: PlaybackPolicies },
     private readonly config: Config,
   ) {}
 
@@ -82,6 +83,7 @@ export class LiveStreamService {
         input.ladder ? JSON.stringify(input.ladder) : null, input.passthrough ?? false, input.playbackPolicy ?? 'public', now,
       ],
     );
+    await this.deps.policies?.set(row.id, row.playback_policy);
     await this.announce('control.stream.created', row);
     return this.toView(row, [], key.secret);
   }

@@ -96,4 +96,9 @@ export const controlApiMigrations: Migration[] = [
     id: 'control_api_0006_publisher_seen_at',
     up: `ALTER TABLE live_streams ADD COLUMN publisher_seen_at timestamptz;`,
   },
+  {
+    // A recording keeps the playback policy its stream had, even after the stream is deleted.
+    id: 'control_api_0007_asset_playback_policy',
+    up: `ALTER TABLE assets ADD COLUMN playback_policy text NOT NULL DEFAULT 'public' CHECK (playback_policy IN ('public', 'signed'));`,
+  },
 ];

@@ -49,3 +49,37 @@ describe('signed playback', () => {
     expect((await getText(`${platform.api}/docs/json`))).toContain('/v1/playback-tokens');
   });
 });
+
+describe('per-stream playback policy', () => {
+  let platform: TestPlatform;
+  let token: string;
+
+  beforeAll(async () => {
+    // A signing key, but no EDGE_REQUIRE_TOKEN: only streams created with playbackPolicy "signed" need tokens.
+    platform = await startTestPlatform({ PLAYBACK_SIGNING_KEY: 'test-playback-signing-key-0123456789' });
+    token = await signUp(platform.api);
+  }, 60_000);
+  afterAll(() => platform?.close());
+
+  it('asks for a token only for signed streams, before anything reaches the origin', async () => {
+    const open = (await api(platform.api, 'POST', '/v1/live-streams', { title: 'open' }, token)).body;
+    const signed = (await api(platform.api, 'POST', '/v1/live-streams', { title: 'signed', playbackPolicy: 'signed' }, token)).body;
+    expect(signed.playbackPolicy).toBe('signed');
+    // Neither is live: the public one reaches the origin (404 STREAM_NOT_FOUND), the signed one stops at the edge.
+    const openRes = await fetch(open.playback.hls);
+    expect(openRes.status).toBe(404);
+    expect((await openRes.json()).code).toBe('STREAM_NOT_FOUND');
+    const refused = await fetch(signed.playback.hls);
+    expect(refused.status).toBe(401);
+    expect((await refused.json()).code).toBe('PLAYBACK_TOKEN_REQUIRED');
+    const originBefore = await getText(`${platform.origin}/metrics`);
+    for (let i = 0; i < 3; i++) expect((await fetch(signed.playback.hls)).status).toBe(401);
+    const originAfter = await getText(`${platform.origin}/metrics`);
+    const masterRequests = (text: string) => [...text.matchAll(/origin_requests_total\{kind="master",status="\d+"\} (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+    expect(masterRequests(originAfter)).toBe(masterRequests(originBefore));
+    const issued = (await api(platform.api, 'POST', '/v1/playback-tokens', { streamId: signed.id }, token)).body;
+    const allowed = await fetch(issued.playback.hls);
+    expect(allowed.status).toBe(404); // past the edge: the origin says the stream is not live
+    expect((await allowed.json()).code).toBe('STREAM_NOT_FOUND');
+  });
+});

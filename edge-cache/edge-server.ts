@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger, Registry } from '../platform/index.js';
@@ -20,6 +21,11 @@ export interface EdgeDeps {
   logger: Logger;
   /** The process's registry (never prom-client's global one). */
   metrics: Registry;
+  /**
+   * Whether a stream or asset needs a playback token (its playback policy is `signed`). Consulted only
+   * when a signing key is configured and EDGE_REQUIRE_TOKEN is off; answers are cached briefly.
+   */
+  isSigned?: (mediaId: string) => Promise<boolean>;
 }
 
 /**
@@ -39,6 +45,7 @@ export class EdgeServer implements WaiterHost {
   private readonly auth?: PlaybackAuth;
   private readonly metrics: EdgeMetrics;
   private readonly registry: Registry;
+  private readonly policies?: SignedPolicies;
 
   constructor(deps: EdgeDeps, config: EdgeConfig) {
     this.config = resolveEdgeConfig(config);
@@ -76,8 +83,10 @@ export class EdgeServer implements WaiterHost {
       observe: (origin, status, seconds) => this.metrics.upstream(origin, status, seconds),
       maxObjectBytes: c.maxObjectBytes,
     });
-    // Every media request needs a token only when configured so (EDGE_REQUIRE_TOKEN; see README.md).
-    if (c.requireToken && c.playbackSigningKey) this.auth = new PlaybackAuth(c.playbackSigningKey);
+    // With a signing key, tokens are checked for every request (EDGE_REQUIRE_TOKEN) or for the streams
+    // and assets whose playback policy is signed (deps.isSigned; see README.md).
+    if (c.playbackSigningKey && (c.requireToken || deps.isSigned)) this.auth = new PlaybackAuth(c.playbackSigningKey);
+    if (!c.requireToken && deps.isSigned) this.policies = new SignedPolicies(deps.isSigned);
     this.server = http.createServer({ noDelay: true }, (req, res) => this.onRequest(req, res));
     // Longer than typical load-balancer idle timeouts, so the edge never closes a connection they reuse.
     this.server.keepAliveTimeout = 65_000;
@@ -171,6 +180,21 @@ export class EdgeServer implements WaiterHost {
     }
     if (typeof target === 'string') {
       return this.finished(sendProblem(res, 400, 'BAD_DELIVERY_DIRECTIVE', target, [], headOnly), 'bypass');
+    }
+    if (this.auth && this.policies) {
+      // Per-stream policy: known answers are synchronous; an unknown id waits for one look-up.
+      const signed = this.policies.cached(target.mediaId);
+      if (signed === undefined) {
+        this.policies.lookup(target.mediaId).then(
+          () => this.route(req, res),
+          (err: unknown) => {
+            this.log.error({ err }, 'playback policy look-up failed');
+            this.finished(sendProblem(res, 503, 'POLICY_UNAVAILABLE', 'playback policy could not be checked', ['retry-after', '1'], headOnly), 'bypass');
+          },
+        );
+        return;
+      }
+      if (!signed) return this.serveMedia(req, res, target);
     }
     if (this.auth) {
       const verdict = this.auth.check(target.mediaId, target.token ?? bearerToken(req.headers.authorization));
@@ -274,4 +298,30 @@ function factsOf(status: number, h: UpstreamHeaders) {
     vary: headerValue(h, 'vary'),
     setCookie: h['set-cookie'] !== undefined,
   };
+}
+
+/** How long a stream's playback policy is trusted before it is looked up again. */
+const POLICY_TTL_MS = 5000;
+
+/** Cached answers of "is this media signed?", with one look-up in flight per id. */
+class SignedPolicies {
+  private readonly known = new LRUCache<string, boolean>({ max: 100_000, ttl: POLICY_TTL_MS });
+  private readonly pending = new Map<string, Promise<void>>();
+
+  constructor(private readonly isSigned: (mediaId: string) => Promise<boolean>) {}
+
+  cached(mediaId: string): boolean | undefined {
+    return this.known.get(mediaId);
+  }
+
+  lookup(mediaId: string): Promise<void> {
+    let p = this.pending.get(mediaId);
+    if (!p) {
+      p = this.isSigned(mediaId)
+        .then((signed) => void this.known.set(mediaId, signed))
+        .finally(() => this.pending.delete(mediaId));
+      this.pending.set(mediaId, p);
+    }
+    return p;
+  }
 }

@@ -86,4 +86,4 @@ export function createLiveState(config: Config, logger: Logger = createLogger(co
   return new MemoryLiveState({ logger });
 }
 export { OpsServer, sendJson, type OpsRoute, type OpsServerConfig } from './ops-server.js';
-export { signPlaybackToken, PLAYBACK_TOKEN_ALGORITHM } from './playback-token.js';
+export { signPlaybackToken, playbackPolicyKey, PLAYBACK_TOKEN_ALGORITHM } from './playback-token.js';

@@ -12,3 +12,11 @@ export function signPlaybackToken(key: string, claims: { sub: string; ttlSeconds
   if (!(claims.ttlSeconds > 0)) throw new Error('ttlSeconds must be positive');
   return jwt.sign({ sub: claims.sub }, key, { algorithm: PLAYBACK_TOKEN_ALGORITHM, expiresIn: Math.ceil(claims.ttlSeconds) });
 }
+
+/**
+ * LiveState key holding a stream's or asset's playback policy when it is `signed`: control-api writes it,
+ * edges read it, so a signed stream is enforced at every edge before any request reaches an origin.
+ */
+export function playbackPolicyKey(mediaId: string): string {
+  return `playback-policy:${mediaId}`;
+}

@@ -6,6 +6,7 @@ import type { AssetService } from '../assets.js';
 import type { LiveStreamService } from '../live-streams.js';
 import type { ProfileService } from '../profiles.js';
 import type { TokenService } from '../tokens.js';
+import type { PlaybackPolicies } from '../playback-policies.js';
 
 /** The fastify instance the route plugins see: TypeBox schemas type each handler's request and reply. */
 export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -17,6 +18,7 @@ export interface Services {
   profiles: ProfileService;
   liveStreams: LiveStreamService;
   assets: AssetService;
+  policies: PlaybackPolicies;
 }
 
 /** Options every route plugin receives. */
