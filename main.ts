@@ -149,6 +149,15 @@ async function cli(): Promise<void> {
   const life = new Lifecycle(logger);
   life.add('platform', running);
   life.closeOnSignals();
+  // A promise nobody awaited failing is a bug to log, not a reason to end every live stream.
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+  // A thrown exception leaves state unknown: log it, close what can be closed, exit for the supervisor.
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception: shutting down');
+    const timer = setTimeout(() => process.exit(1), 5000);
+    timer.unref();
+    void life.close().finally(() => process.exit(1));
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
