@@ -91,6 +91,18 @@ export interface LiveStreamView {
   lastLiveAt: string | null;
   /** Why the last live session failed (e.g. `PROBE_NO_VIDEO`); null after a session that started fine. */
   lastError: LiveStreamError | null;
+  /** Incoming stream health while a publisher is connected, else null. */
+  ingest: IngestHealth | null;
+}
+
+/** What the publisher is sending right now, from ingest's periodic statistics. */
+export interface IngestHealth {
+  bitrateKbps: number;
+  fps: number;
+  /** Frames the packager could not keep up with, this session. */
+  droppedFrames: number;
+  /** ISO 8601 of the measurement. */
+  at: string;
 }
 
 /** A live session failure as the creator sees it. */

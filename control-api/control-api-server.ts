@@ -96,7 +96,17 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
     this.unsubscribes.push(
       await bus.subscribe('ingest.stream.started', (m) => this.onStatus(m.streamId, 'live'), { group: GROUP }),
       await bus.subscribe('ingest.stream.ended', (m) => this.services.liveStreams.setPublisherGone(m.streamId).then(() => undefined), { group: GROUP }),
-      await bus.subscribe('ingest.stream.stats', (m) => this.services.liveStreams.publisherSeen(m.streamId), { group: GROUP }),
+      await bus.subscribe(
+        'ingest.stream.stats',
+        (m) =>
+          this.services.liveStreams.publisherSeen(m.streamId, {
+            bitrateKbps: Math.round(m.bitrateKbps),
+            fps: Math.round(m.fps * 10) / 10,
+            droppedFrames: m.droppedFrames,
+            at: new Date(m.atMs).toISOString(),
+          }),
+        { group: GROUP },
+      ),
       await bus.subscribe('packager.session.started', (m) => this.services.liveStreams.setLastError(m.streamId, null).then(() => undefined), { group: GROUP }),
       await bus.subscribe(
         'packager.session.failed',

@@ -56,6 +56,7 @@ function liveStreamFlow(open: () => Promise<{ sql: Sql; drop?: () => Promise<voi
       updatedAt: expect.any(String),
       lastLiveAt: null,
       lastError: null,
+      ingest: null,
     });
     for (const url of [s.rtmpUrl, s.whipUrl, s.playback.hls, s.playback.dash]) expect(new URL(url).host).toBeTruthy();
 

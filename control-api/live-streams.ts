@@ -4,6 +4,7 @@ import type { ControlApiBus } from './app.js';
 import type { AssetService } from './assets.js';
 import type { PlaybackPolicies } from './playback-policies.js';
 import type {
+  IngestHealth,
   LiveStreamError,
   ControlApiTopics, LadderRung, LiveStreamStatus, LiveStreamView, PlaybackPolicy, PublishAuthorization,
 } from './contract.js';
@@ -27,6 +28,7 @@ interface LiveStreamRow {
   publisher_connected: boolean;
   publisher_seen_at: Date | null;
   last_error: LiveStreamError | null;
+  ingest_stats: IngestHealth | null;
 }
 
 /**
@@ -185,9 +187,12 @@ export class LiveStreamService {
   }
 
   /** Ingest's periodic stats say the publisher is still there. */
-  async publisherSeen(id: string): Promise<void> {
+  async publisherSeen(id: string, stats?: IngestHealth): Promise<void> {
     if (!isUuid(id)) return;
-    await this.deps.sql.query(`UPDATE live_streams SET publisher_seen_at = $2 WHERE id = $1 AND publisher_connected`, [id, new Date()]);
+    await this.deps.sql.query(
+      `UPDATE live_streams SET publisher_seen_at = $2, ingest_stats = COALESCE($3::jsonb, ingest_stats) WHERE id = $1 AND publisher_connected`,
+      [id, new Date(), stats ? JSON.stringify(stats) : null],
+    );
   }
 
   /** A publisher left; the stream stays `live` until the packager ends the session (reconnect grace). */
@@ -224,6 +229,8 @@ export class LiveStreamService {
       updatedAt: new Date(row.updated_at).toISOString(),
       lastLiveAt: iso(row.last_live_at),
       lastError: row.last_error ?? null,
+      // Health of the incoming stream, only while a publisher is connected.
+      ingest: publisherPresent(row) ? (row.ingest_stats ?? null) : null,
     };
   }
 

@@ -101,4 +101,9 @@ export const controlApiMigrations: Migration[] = [
     id: 'control_api_0007_asset_playback_policy',
     up: `ALTER TABLE assets ADD COLUMN playback_policy text NOT NULL DEFAULT 'public' CHECK (playback_policy IN ('public', 'signed'));`,
   },
+  {
+    // The publisher's last ingest statistics, shown to the creator while live (stream health).
+    id: 'control_api_0008_live_stream_ingest_stats',
+    up: `ALTER TABLE live_streams ADD COLUMN ingest_stats jsonb;`,
+  },
 ];

@@ -162,6 +162,13 @@ export const LiveStreamSchema = Type.Object({
     Type.Object({ code: Type.String(), message: Type.String(), at: IsoDate }, { description: 'why the last live session failed' }),
     Type.Null(),
   ]),
+  ingest: Type.Union([
+    Type.Object(
+      { bitrateKbps: Type.Number(), fps: Type.Number(), droppedFrames: Type.Integer(), at: IsoDate },
+      { description: 'what the publisher is sending now (updated every few seconds while live)' },
+    ),
+    Type.Null(),
+  ]),
 });
 
 /** Cursor pagination query. */

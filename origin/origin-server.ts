@@ -161,7 +161,7 @@ export class OriginServer {
       // Segments are served while they grow (serveSegment), so players may ask once the first part exists.
       availabilityTimeOffset: stream.segmentTarget - stream.partTarget,
       // ServiceDescription: DASH players (dash.js) aim here instead of suggestedPresentationDelay.
-      targetLatency: 1.5 * stream.segmentTarget,
+      targetLatency: 2 * stream.segmentTarget,
       suggestedPresentationDelay: 3 * stream.segmentTarget,
       utcTiming: { schemeIdUri: 'urn:mpeg:dash:utc:http-iso:2014', value: TIME_PATH },
     }), 'application/dash+xml', LIVE_PLAYLIST);
