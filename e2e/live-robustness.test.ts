@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import m3u8 from 'm3u8-parser';
+import { parse as parseMpd } from 'mpd-parser';
 import { api, decodeFrames, freePort, getText, publishTestPattern, signUp, startTestPlatform, stop, waitUntil, type TestPlatform } from './support.js';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -60,6 +61,15 @@ describe('live robustness', () => {
       expect(after.mediaSequence + after.segments.length - 1).toBeGreaterThan(lastBefore);
       expect((await api(platform.api, 'GET', `/v1/live-streams/${stream.id}`, undefined, token)).body.status).toBe('live');
       expect(await decodeFrames(stream.playback.hls, 2)).toBeGreaterThan(30);
+      // One media timeline across the gap: PDTs keep increasing, and the MPD (one Period) still lists the
+      // segments from before the reconnect, on a timeline that only moves forward.
+      const pdts = after.segments.map((seg: { dateTimeObject: Date }) => seg.dateTimeObject.getTime());
+      for (let i = 1; i < pdts.length; i++) expect(pdts[i]).toBeGreaterThan(pdts[i - 1]);
+      const mpd = parseMpd(await getText(stream.playback.dash), { manifestUri: stream.playback.dash });
+      const uris = mpd.playlists[0].segments.map((seg: { uri: string }) => seg.uri);
+      expect(uris.some((u: string) => u.endsWith(`seg-${before.mediaSequence}.m4s`))).toBe(true);
+      expect(uris.length).toBeGreaterThan(after.segments.length - after.discontinuityStarts.at(-1));
+      expect(await decodeFrames(stream.playback.dash, 2)).toBeGreaterThan(30);
     } finally {
       await stop(publisher);
     }

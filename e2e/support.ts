@@ -150,11 +150,12 @@ export async function probeVideoCodec(url: string): Promise<string> {
   return stdout.trim().split('\n')[0];
 }
 
-/** Decodes a few seconds of video from a URL and returns how many frames decoded. */
+/** Decodes up to `seconds` × 30 video frames from a URL and returns how many decoded. */
 export async function decodeFrames(url: string, seconds = 2): Promise<number> {
   const { stdout } = await execFileP(
     'ffmpeg',
-    ['-hide_banner', '-nostats', '-loglevel', 'error', '-i', url, '-t', String(seconds), '-map', '0:v:0', '-f', 'null', '-progress', 'pipe:1', '-'],
+    // Counted in frames, not output seconds: a timeline gap (reconnect) must not end the read early.
+    ['-hide_banner', '-nostats', '-loglevel', 'error', '-i', url, '-frames:v', String(Math.round(seconds * 30)), '-map', '0:v:0', '-f', 'null', '-progress', 'pipe:1', '-'],
     { timeout: 90_000 },
   );
   const m = [...stdout.matchAll(/^frame=(\d+)/gm)].pop();

@@ -4,7 +4,9 @@ export type CmafErrorCode =
   | 'BOX_INVALID'
   | 'BOX_TOO_LARGE'
   | 'UNEXPECTED_BOX'
-  | 'UNSUPPORTED_TRACK';
+  | 'UNSUPPORTED_TRACK'
+  | 'MISSING_TFDT'
+  | 'BAD_RETIME';
 
 /** A malformed or unsupported ISO-BMFF input. The stream session turns it into an event, not a crash. */
 export class CmafError extends Error {

@@ -69,6 +69,8 @@ export class LiveSession {
   private ended = false;
   /** Wall clock (epoch ms) of media time 0 for the running FFmpeg: shared by its outputs so PDTs align. */
   private runAnchorMs?: number;
+  /** Wall clock of session media time 0 (the first run's anchor); later runs are shifted onto it. */
+  private sessionAnchorMs?: number;
   /** Why the last ladder build failed, with its stable code. */
   private buildError?: { code: string; message: string };
   /** The running FFmpeg started with its publish (not a restart): the ingest clock applies. */
@@ -206,7 +208,7 @@ export class LiveSession {
             segmentTarget: this.config.live.segmentSeconds,
             dvrWindowSeconds: this.config.live.dvrWindowSeconds,
             firstMsn: Math.floor(this.startedAtMs / 1000),
-            anchor: (mediaSeconds) => this.wallClockOf(mediaSeconds),
+            clock: { runOffsetSeconds: (raw) => this.runOffsetSeconds(raw), wallClockMs: (s) => this.wallClockMs(s) },
           },
         );
         p.on('info', (info) => void this.onRenditionInfo(info));
@@ -218,19 +220,27 @@ export class LiveSession {
   }
 
   /**
-   * Maps an output's media time to the wall clock (EXT-X-PROGRAM-DATE-TIME). FFmpeg's outputs start at
+   * How far the running FFmpeg's media time is shifted onto the session timeline. FFmpeg's outputs start at
    * media time 0 on the first FLV tag it reads, which for a fresh publish is the publisher's first
    * keyframe, the moment ingest reported as `startedAtMs`: PDT is then the ingest arrival clock of each
    * frame. When the ladder joined later (a restart, or a start slower than one GOP) the first fragment's
    * arrival is the better bound, as no frame leaves FFmpeg before it arrived.
    */
-  private wallClockOf(mediaSeconds: number): number {
+  private runOffsetSeconds(rawSeconds: number): number {
     if (this.runAnchorMs === undefined) {
-      const byArrival = Date.now() - mediaSeconds * 1000;
+      const byArrival = Date.now() - rawSeconds * 1000;
       const byIngest = this.source.startedAtMs;
       this.runAnchorMs = this.anchorFromIngest && byArrival - byIngest < INGEST_ANCHOR_SLACK_MS ? byIngest : byArrival;
+      this.sessionAnchorMs ??= this.runAnchorMs;
     }
-    return this.runAnchorMs + mediaSeconds * 1000;
+    // A later run (restart, reconnect) joins the session timeline where the wall clock says it is, so
+    // media time keeps tracking the ingest clock across the gap: one DASH Period, one recording.
+    return (this.runAnchorMs - this.sessionAnchorMs!) / 1000;
+  }
+
+  /** Wall clock (epoch ms) of a session media time: EXT-X-PROGRAM-DATE-TIME. */
+  private wallClockMs(sessionSeconds: number): number {
+    return (this.sessionAnchorMs ?? Date.now()) + sessionSeconds * 1000;
   }
 
   private async onRenditionInfo(info: RenditionInfo): Promise<void> {

@@ -33,7 +33,7 @@ describe('RenditionPipeline', () => {
         segmentTarget: 2,
         dvrWindowSeconds: 3600,
         firstMsn: 100,
-        anchor: (t) => 1_700_000_000_000 + t * 1000,
+        clock: { runOffsetSeconds: () => 0, wallClockMs: (t) => 1_700_000_000_000 + t * 1000 },
       },
     );
     const infos: RenditionInfo[] = [];

@@ -4,6 +4,7 @@ import type { RenditionInfo } from '../contract.js';
 import type { LadderOutput } from '../ladder/ffmpeg-ladder-args.js';
 import { Fmp4StreamParser, type Fmp4Fragment, type TrackInfo } from '../cmaf/fmp4-stream-parser.js';
 import { CmafSegmenter, type CmafPart, type CmafSegment } from '../cmaf/segmenter.js';
+import { shiftDecodeTime } from '../cmaf/retime.js';
 import { RenditionTimeline } from './rendition-timeline.js';
 import type { LiveCatalog } from './live-catalog.js';
 import type { LiveMetrics } from './live-session.js';
@@ -23,8 +24,16 @@ export interface RenditionPipelineConfig {
   segmentTarget: number;
   dvrWindowSeconds: number;
   firstMsn: number;
-  /** Wall clock (epoch ms) of a media time of the current FFmpeg run. */
-  anchor: (mediaSeconds: number) => number;
+  /** The session's media timeline and its wall clock. */
+  clock: SessionClock;
+}
+
+/** How a run's media time joins the session timeline, and that timeline's wall clock. */
+export interface SessionClock {
+  /** Seconds to add to the running FFmpeg's media time (fixed by the run's first fragment). */
+  runOffsetSeconds(rawSeconds: number): number;
+  /** Wall clock (epoch ms) of a session media time. */
+  wallClockMs(sessionSeconds: number): number;
 }
 
 /** Events of a pipeline. */
@@ -45,6 +54,10 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
   private initName?: string;
   private chain: Promise<void> = Promise.resolve();
   private discontinuityNext = false;
+  /** Ticks added to this run's decode times to continue the session timeline (see LiveSession). */
+  private runOffsetTicks?: number;
+  /** End of the last fragment on the session timeline, in ticks. */
+  private lastEndTicks?: number;
   private bytesInSegment = 0;
   /** Parts written per segment msn, until they are deleted. */
   private readonly partCounts = new Map<number, number>();
@@ -77,6 +90,7 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
     this.flushSegmenter();
     this.parser = this.newParser();
     this.segmenter = undefined;
+    this.runOffsetTicks = undefined;
     if (discontinuity) this.discontinuityNext = true;
   }
 
@@ -156,6 +170,16 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
   }
 
   private onFragment(f: Fmp4Fragment): void {
+    const timescale = this.track?.timescale;
+    if (!timescale) return;
+    if (this.runOffsetTicks === undefined) {
+      let offset = Math.round(this.config.clock.runOffsetSeconds(f.decodeTime / timescale) * timescale);
+      // Never step back onto media already published (clock jitter across a restart).
+      if (this.lastEndTicks !== undefined && f.decodeTime + offset < this.lastEndTicks) offset = this.lastEndTicks - f.decodeTime;
+      this.runOffsetTicks = offset;
+    }
+    if (this.runOffsetTicks !== 0) f.decodeTime = shiftDecodeTime(f.bytes, this.runOffsetTicks);
+    this.lastEndTicks = f.decodeTime + f.duration;
     this.segmenter?.push(f);
   }
 
@@ -163,7 +187,7 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
     const timeline = this.timeline;
     const track = this.track;
     if (!timeline || !track) return;
-    const pdt = this.config.anchor(p.decodeTime / track.timescale);
+    const pdt = this.config.clock.wallClockMs(p.decodeTime / track.timescale);
     this.bytesInSegment += p.bytes.length;
     const kind = track.kind;
     // Timeline changes happen inside the ordered chain, so a published state never lists unwritten media.

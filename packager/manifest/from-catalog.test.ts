@@ -105,7 +105,21 @@ describe('playlists from the live catalog state', () => {
     expect(audio[0].uri).toBe('audio/seg-0.m4s');
   });
 
-  it('lists only segments since the last discontinuity in the MPD', () => {
+  it('keeps a timeline that continues (with a gap) across a discontinuity in one Period', () => {
+    const resumed = all.map((r) => {
+      const c = structuredClone(r);
+      c.segments[2].discontinuity = true;
+      // The session resumed 5 s later on the same media clock.
+      for (const s of c.segments.slice(2)) s.startTime += 5 * c.timescale;
+      return c;
+    });
+    const xml = toStreamMpd(stream, resumed, T0 + 7000);
+    expect(xml).toContain('startNumber="0"');
+    const parsed = mpdParser.parse(xml, { manifestUri: 'http://edge/live/s1/manifest.mpd', NOW: T0 + 7000, clientOffset: 0 });
+    expect(parsed.playlists[0].segments.map((s) => s.uri.replace(/^\w+\//, ''))).toEqual(['seg-0.m4s', 'seg-1.m4s', 'seg-2.m4s']);
+  });
+
+  it('lists only segments since a discontinuity where the timeline went backwards', () => {
     const restarted = all.map((r) => {
       const c = structuredClone(r);
       c.segments[2].discontinuity = true;

@@ -88,8 +88,9 @@ export function toStreamMultivariant(stream: StreamState): string {
 }
 
 /**
- * The stream's MPD. DASH has no EXT-X-DISCONTINUITY inside a Period and media time restarts when the
- * transcoder does, so only segments since the last discontinuity are listed. availabilityStartTime comes
+ * The stream's MPD. DASH has no EXT-X-DISCONTINUITY inside a Period: the packager keeps one media
+ * timeline across restarts and reconnects (gaps allowed), but where a timeline does go backwards at a
+ * discontinuity only the segments after it are listed. availabilityStartTime comes
  * from the wall clock of the first listed video segment, and each adaptation set's presentationTimeOffset
  * is derived from its own first segment's PDT, so audio and video line up on the ingest clock.
  */
@@ -105,7 +106,8 @@ export function toStreamMpd(stream: StreamState, renditions: RenditionState[], n
   const sinceDiscontinuity = (r: RenditionState) => {
     let from = 0;
     r.segments.forEach((s, i) => {
-      if (s.discontinuity) from = i;
+      const prev = r.segments[i - 1];
+      if (s.discontinuity && prev && s.startTime < prev.startTime + prev.duration * r.timescale - 1) from = i;
     });
     const last = sets.find((set) => set.timeline === r)?.lastCommonMsn ?? Infinity;
     return r.segments.slice(from).filter((s) => s.msn <= last);
