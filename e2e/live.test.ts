@@ -59,6 +59,8 @@ describe('live: RTMP in, LL-HLS and DASH out', () => {
       expect(v.attributes.AUDIO).toBe('aud');
     }
     expect(m.playlists.map((v: any) => v.attributes.RESOLUTION.height)).toEqual([360, 240]);
+    // Square pixels: RESOLUTION is the coded size players decode (426, not a display width of 427).
+    expect(m.playlists.map((v: any) => v.attributes.RESOLUTION.width)).toEqual([640, 426]);
     expect(Object.keys(m.mediaGroups.AUDIO.aud)).toHaveLength(1);
   });
 

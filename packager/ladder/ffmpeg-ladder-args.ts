@@ -219,7 +219,8 @@ export function ffmpegLadderArgs(opts: LadderArgsOptions): LadderArgs {
   const labels = rungs.map((_, i) => `v${i}`);
   const graph = [
     `[${input.video}]fps=${fpsRational(fps)},split=${rungs.length}${labels.map((l) => `[${l}]`).join('')}`,
-    ...rungs.map((r, i) => `[${labels[i]}]scale=-2:${r.height}[out${i}]`),
+    // Square pixels: display size = coded size, so RESOLUTION and the decoded frames agree.
+    ...rungs.map((r, i) => `[${labels[i]}]scale=-2:${r.height},setsar=1[out${i}]`),
   ].join(';');
   args.push('-filter_complex', graph);
   rungs.forEach((rung, i) => {
