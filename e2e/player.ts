@@ -81,17 +81,32 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
 }
 
-/** Plays src for `seconds` of wall time after playback starts and reports. */
-export async function playWithHlsJs(src: string, seconds: number, browser?: Browser): Promise<PlaybackReport> {
-  const page$ = await servePage();
-  const own = !browser;
+/**
+ * Opens a player page on src, waits for playback to start (or fail), lets it play `seconds`, then
+ * returns what `collect` reads in the page.
+ */
+async function playPage<T>(html: string, src: string, seconds: number, collect: () => T, browser?: Browser): Promise<T> {
+  const page$ = await servePage(html);
   const b = browser ?? (await launchChromium());
   try {
     const page = await b.newPage();
     await page.goto(`${page$.url}?src=${encodeURIComponent(src)}`);
     await page.waitForFunction(() => (window as any).report.started || (window as any).report.fatalErrors.length > 0, undefined, { timeout: 30_000 });
     await page.waitForTimeout(seconds * 1000);
-    return await page.evaluate(() => {
+    return (await page.evaluate(collect)) as T;
+  } finally {
+    if (!browser) await b.close();
+    await page$.close();
+  }
+}
+
+/** Plays src for `seconds` of wall time after playback starts and reports. */
+export function playWithHlsJs(src: string, seconds: number, browser?: Browser): Promise<PlaybackReport> {
+  return playPage(
+    PAGE,
+    src,
+    seconds,
+    () => {
       const w = window as any;
       const v = document.getElementById('v') as HTMLVideoElement;
       const pdt = w.hls.playingDate as Date | null;
@@ -104,11 +119,9 @@ export async function playWithHlsJs(src: string, seconds: number, browser?: Brow
         stalls: w.report.stalls,
         levels: w.hls.levels.length,
       };
-    });
-  } finally {
-    if (own) await b.close();
-    await page$.close();
-  }
+    },
+    browser,
+  );
 }
 
 /** What a dash.js session observed. */
@@ -121,22 +134,11 @@ export interface DashPlaybackReport {
 }
 
 /** Plays an MPD with dash.js (low-latency catch-up on) for `seconds` after playback starts. */
-export async function playWithDashJs(src: string, seconds: number): Promise<DashPlaybackReport> {
-  const page$ = await servePage(DASH_PAGE);
-  const b = await launchChromium();
-  try {
-    const page = await b.newPage();
-    await page.goto(`${page$.url}?src=${encodeURIComponent(src)}`);
-    await page.waitForFunction(() => (window as any).report.started || (window as any).report.fatalErrors.length > 0, undefined, { timeout: 30_000 });
-    await page.waitForTimeout(seconds * 1000);
-    return await page.evaluate(() => {
-      const w = window as any;
-      const v = document.getElementById('v') as HTMLVideoElement;
-      const latency = w.player.getCurrentLiveLatency();
-      return { fatalErrors: w.report.fatalErrors, played: v.currentTime - w.report.start, latency: Number.isFinite(latency) ? latency : null, stalls: w.report.stalls };
-    });
-  } finally {
-    await b.close();
-    await page$.close();
-  }
+export function playWithDashJs(src: string, seconds: number): Promise<DashPlaybackReport> {
+  return playPage(DASH_PAGE, src, seconds, () => {
+    const w = window as any;
+    const v = document.getElementById('v') as HTMLVideoElement;
+    const latency = w.player.getCurrentLiveLatency();
+    return { fatalErrors: w.report.fatalErrors, played: v.currentTime - w.report.start, latency: Number.isFinite(latency) ? latency : null, stalls: w.report.stalls };
+  });
 }
