@@ -20,7 +20,7 @@ import {
   type Config,
   type Logger,
 } from './platform/index.js';
-import { ControlApiServer, type ControlApiTopics } from './control-api/index.js';
+import { ControlApiClient, ControlApiServer, type ControlApiTopics } from './control-api/index.js';
 import { IngestServer, type IngestTopics, type PublishAuthorizer } from './ingest/index.js';
 import { LiveCatalog, LivePackager, type PackagerTopics } from './packager/index.js';
 import { OriginServer } from './origin/index.js';
@@ -93,7 +93,7 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
     }
     if (has('ingest')) {
       // In one process the authorizer is control-api itself; split, it is control-api over HTTP.
-      const authorizer: PublishAuthorizer = controlApi ?? IngestServer.httpAuthorizer(config);
+      const authorizer: PublishAuthorizer = controlApi ?? new ControlApiClient({}, config);
       const ingest = new IngestServer({ authorizer, bus, logger, metrics }, config);
       await ingest.start();
       life.add('ingest', ingest);

@@ -10,7 +10,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { maskKey, type Config, type Logger, type Rung } from '../platform/index.js';
 import type { ControlApiTopics } from '../control-api/contract.js';
-import { PUBLISH_AUTHORIZE_PATH, type IngestTopics, type PublishAuthorizer, type PublishDecision } from './contract.js';
+import type { IngestTopics, PublishAuthorizer, PublishDecision } from './contract.js';
 import { WorkerHost } from './worker-host.js';
 import type { ConnectionStats, RtmpWorkerConfig, WorkerMessage } from './worker-protocol.js';
 
@@ -121,22 +121,6 @@ export class IngestServer {
     restarts: Counter;
     live: Gauge;
   };
-
-  /** An authorizer that asks control-api over HTTP (split deployment); see PUBLISH_AUTHORIZE_PATH. */
-  static httpAuthorizer(config: Pick<Config, 'controlApiUrl' | 'internalToken'>, timeoutMs = 5000): PublishAuthorizer {
-    return {
-      async authorize(streamKey, meta) {
-        const res = await fetch(new URL(PUBLISH_AUTHORIZE_PATH, config.controlApiUrl), {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${config.internalToken}` },
-          body: JSON.stringify({ streamKey, remoteAddress: meta.remoteAddress }),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        if (!res.ok) throw new Error(`control-api answered ${res.status}`);
-        return (await res.json()) as PublishDecision;
-      },
-    };
-  }
 
   constructor(
     private readonly deps: IngestServerDeps,

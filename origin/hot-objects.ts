@@ -34,11 +34,6 @@ export class HotObjects {
     this.cache = new LRUCache<string, HotObject>({ maxSize: maxBytes, sizeCalculation: (o) => o.body.length + 256 });
   }
 
-  /** Puts bytes the caller just wrote, so the first reader does not go to storage. */
-  remember(key: string, body: Buffer, contentType?: string): void {
-    this.cache.set(key, { body, contentType, etag: etagOf(body) });
-  }
-
   /** The object (sliced to range), or null when it does not exist. */
   async get(key: string, range?: ByteRange): Promise<ServedObject | null> {
     const obj = this.cache.get(key) ?? (await this.load(key));

@@ -127,7 +127,7 @@ export class OriginServer {
   private async whenStarted(id: string): Promise<StreamState | null | 'timeout'> {
     let stream = await this.view.stream(id);
     if (!stream || stream.ended) return stream;
-    const timeout = Math.min(this.config.origin.blockingTimeoutMs, 3 * stream.segmentTarget * 1000);
+    const timeout = this.holdTimeoutMs(stream.segmentTarget);
     for (const name of stream.expectedRenditions) {
       const ready = await this.view.waitFor(id, name, (s) => s.segments.length > 0 || s.ended, timeout);
       if (!ready) return 'timeout';
@@ -181,14 +181,14 @@ export class OriginServer {
       // A rendition of a starting stream that has not announced itself yet: hold, as for the first segment.
       const stream = await this.view.stream(id);
       if (stream && !stream.ended && stream.expectedRenditions.includes(rendition)) {
-        state = await this.view.waitFor(id, rendition, (s) => s.segments.length > 0, Math.min(this.config.origin.blockingTimeoutMs, 3 * stream.segmentTarget * 1000));
+        state = await this.view.waitFor(id, rendition, (s) => s.segments.length > 0, this.holdTimeoutMs(stream.segmentTarget));
         if (!state) return this.starting(res, id);
       } else {
         return this.sendProblem(res, 404, 'RENDITION_NOT_FOUND', `no live rendition ${rendition} for stream ${id}`);
       }
     }
     if (state.segments.length === 0 && !state.ended) {
-      state = await this.view.waitFor(id, rendition, (s) => s.segments.length > 0, this.holdTimeoutMs(state));
+      state = await this.view.waitFor(id, rendition, (s) => s.segments.length > 0, this.holdTimeoutMs(state.targetDuration));
       if (!state) return this.starting(res, id);
     }
     const blocking = directives.msn !== undefined;
@@ -199,7 +199,7 @@ export class OriginServer {
         return this.sendProblem(res, 400, 'TOO_FAR_AHEAD', `_HLS_msn=${msn}${part !== undefined ? ` _HLS_part=${part}` : ''} is more than two beyond the live edge (msn ${state.current.msn}, part ${state.current.parts.length - 1})`);
       }
       const started = performance.now();
-      const ready = await this.view.waitFor(id, rendition, (s) => hasPart(s, msn, part), this.holdTimeoutMs(state));
+      const ready = await this.view.waitFor(id, rendition, (s) => hasPart(s, msn, part), this.holdTimeoutMs(state.targetDuration));
       this.waitSeconds.observe({ kind: 'playlist' }, (performance.now() - started) / 1000);
       if (!ready) {
         res.setHeader('Retry-After', '1');
@@ -226,9 +226,9 @@ export class OriginServer {
     return out;
   }
 
-  private holdTimeoutMs(state: RenditionState): number {
+  private holdTimeoutMs(targetDurationSeconds: number): number {
     // §6.2.5.2 suggests failing after three target durations; never hold past our own bound.
-    return Math.min(this.config.origin.blockingTimeoutMs, 3 * state.targetDuration * 1000);
+    return Math.min(this.config.origin.blockingTimeoutMs, 3 * targetDurationSeconds * 1000);
   }
 
   /** Parts: a request for the hinted (next) part is held until the part is complete (§6.2.5.3). */
@@ -236,7 +236,7 @@ export class OriginServer {
     const state = await this.view.rendition(path.id, path.rendition);
     if (state && !state.ended && !hasPart(state, path.msn, path.part) && !tooFarAhead(state, path.msn, path.part)) {
       const started = performance.now();
-      const ready = await this.view.waitFor(path.id, path.rendition, (s) => hasPart(s, path.msn, path.part), this.holdTimeoutMs(state));
+      const ready = await this.view.waitFor(path.id, path.rendition, (s) => hasPart(s, path.msn, path.part), this.holdTimeoutMs(state.targetDuration));
       this.waitSeconds.observe({ kind: 'part' }, (performance.now() - started) / 1000);
       if (!ready) {
         res.setHeader('Retry-After', '1');
@@ -255,7 +255,7 @@ export class OriginServer {
     const state = await this.view.rendition(path.id, path.rendition);
     const growing = state && !state.ended && path.msn === state.current.msn;
     if (!growing) return this.serveObject(req, res, path);
-    const timeout = this.holdTimeoutMs(state);
+    const timeout = this.holdTimeoutMs(state.targetDuration);
     if (req.method === 'HEAD' || req.headers.range) {
       // Sizes and ranges need the whole segment: wait for it.
       const done = await this.view.waitFor(path.id, path.rendition, (s) => s.current.msn > path.msn, timeout);

@@ -58,12 +58,10 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
   private runOffsetTicks?: number;
   /** End of the last fragment on the session timeline, in ticks. */
   private lastEndTicks?: number;
-  private bytesInSegment = 0;
   /** Parts written per segment msn, until they are deleted. */
   private readonly partCounts = new Map<number, number>();
   /** Segment closes queued but not yet run: the part just before one need not be announced alone. */
   private closesQueued = 0;
-  private bitrate = { bytes: 0, seconds: 0, peak: 0 };
   private readonly prefix: string;
 
   constructor(
@@ -188,7 +186,6 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
     const track = this.track;
     if (!timeline || !track) return;
     const pdt = this.config.clock.wallClockMs(p.decodeTime / track.timescale);
-    this.bytesInSegment += p.bytes.length;
     const kind = track.kind;
     // Timeline changes happen inside the ordered chain, so a published state never lists unwritten media.
     this.enqueue(async () => {
@@ -208,10 +205,6 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
   private onSegment(s: CmafSegment): void {
     const timeline = this.timeline;
     if (!timeline) return;
-    this.bitrate.bytes += this.bytesInSegment;
-    this.bitrate.seconds += s.duration;
-    this.bitrate.peak = Math.max(this.bitrate.peak, (this.bytesInSegment * 8) / Math.max(s.duration, 0.001));
-    this.bytesInSegment = 0;
     this.closesQueued++;
     this.enqueue(async () => {
       this.closesQueued--;
