@@ -40,7 +40,7 @@ async function setup() {
         await blobs.put(`live/${STREAM}/${name}/seg-${pos.msn}.m4s`, Buffer.from([0, 1, 2, 3].map((i) => `part ${name} ${pos.msn}.${i}`).join('')));
         tl.closeSegment(2);
       }
-      await catalog.putRendition(tl.state());
+      await catalog.publish(tl);
     }
     t += 0.5 * 15360;
     return pos;

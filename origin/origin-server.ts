@@ -2,15 +2,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { BlobStore, Config, Logger, Registry } from '../platform/index.js';
-import { BlobRangeError, problem } from '../platform/index.js';
-import { toRenditionPlaylist, toStreamMpd, toStreamMultivariant, type LiveCatalog, type RenditionState, type StreamState } from '../packager/index.js';
+import { BlobRangeError } from '../platform/index.js';
+import { toRenditionPlaylist, toStreamMpd, toStreamMultivariant, type LiveCatalog, type RenditionState, type SegmentTextMemo, type StreamState } from '../packager/index.js';
+import { hasPart, tooFarAhead } from './blocking-rules.js';
+import { IMMUTABLE, streamGrowingSegment } from './growing-segment.js';
+import { HotObjects } from './hot-objects.js';
+import { chooseEncoding, contentTypeOf, parseRange, sendProblem, sendText } from './http-replies.js';
 import { LiveView } from './live-view.js';
 import { parseDirectives, parseMediaPath, storageKeyOf, type DeliveryDirectives, type MediaPath } from './media-path.js';
-
-import { HotObjects } from './hot-objects.js';
-
-/** Completed media never changes (RFC 8216bis §6.2.2 recommends long caching for it). */
-const IMMUTABLE = 'public, max-age=31536000, immutable';
+import { PlaylistMemo, type RenderedText } from './playlist-memo.js';
 /** Live playlists change every part: let caches keep them for no time, but coalesce. */
 const LIVE_PLAYLIST = 'no-cache';
 
@@ -25,11 +25,17 @@ export interface OriginDeps {
   metrics: Registry;
 }
 
-/** Serves /live and /vod: playlists rendered from the live catalog, media from hot memory and the BlobStore. */
+/**
+ * Serves /live and /vod: playlists rendered from the live catalog (memoised per catalog version and
+ * compressed once), media from hot memory and the BlobStore. Blocking requests wait in the LiveView.
+ */
 export class OriginServer {
   private readonly server: http.Server;
   private readonly view: LiveView;
   private readonly hot: HotObjects;
+  private readonly memo = new PlaylistMemo();
+  /** Text of segments that can no longer change, rendered once per segment. */
+  private readonly segmentText: SegmentTextMemo = new WeakMap();
   private readonly log: Logger;
   private readonly requests: Counter<'kind' | 'status'>;
   private readonly held: Gauge;
@@ -45,7 +51,7 @@ export class OriginServer {
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err) => {
         this.log.error({ err, url: req.url }, 'request failed');
-        if (!res.headersSent) this.sendProblem(res, 500, 'INTERNAL', 'internal error');
+        if (!res.headersSent) sendProblem(res, 500, 'INTERNAL', 'internal error');
         else res.destroy();
       });
     });
@@ -89,22 +95,22 @@ export class OriginServer {
       return;
     }
     const url = new URL(req.url ?? '/', 'http://origin');
-    if (url.pathname === '/healthz') return this.sendText(res, 200, 'ok\n', 'text/plain', 'no-store');
-    if (url.pathname === TIME_PATH) return this.sendText(res, 200, new Date().toISOString(), 'text/plain', 'no-store');
+    if (url.pathname === '/healthz') return sendText(res, 200, 'ok\n', 'text/plain', 'no-store');
+    if (url.pathname === TIME_PATH) return sendText(res, 200, new Date().toISOString(), 'text/plain', 'no-store');
     if (url.pathname === '/metrics') {
-      return this.sendText(res, 200, await this.deps.metrics.metrics(), this.deps.metrics.contentType, 'no-store');
+      return sendText(res, 200, await this.deps.metrics.metrics(), this.deps.metrics.contentType, 'no-store');
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD, OPTIONS');
-      return this.sendProblem(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported`);
+      return sendProblem(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported`);
     }
     const path = parseMediaPath(url.pathname);
-    if (!path) return this.count('unknown', this.sendProblem(res, 404, 'NOT_FOUND', 'no such media path'));
+    if (!path) return this.count('unknown', sendProblem(res, 404, 'NOT_FOUND', 'no such media path'));
     switch (path.kind) {
       case 'master':
         return this.count(path.kind, await this.serveMaster(res, path.id));
       case 'mpd':
-        return this.count(path.kind, await this.serveMpd(res, path.id));
+        return this.count(path.kind, await this.serveMpd(req, res, path.id));
       case 'media-playlist':
         return this.count(path.kind, await this.serveMediaPlaylist(req, res, path.id, path.rendition, url.searchParams));
       case 'part':
@@ -138,33 +144,45 @@ export class OriginServer {
 
   private async serveMaster(res: http.ServerResponse, id: string): Promise<number> {
     const stream = await this.whenStarted(id);
-    if (!stream) return this.sendProblem(res, 404, 'STREAM_NOT_FOUND', `stream ${id} is not live`);
+    if (!stream) return sendProblem(res, 404, 'STREAM_NOT_FOUND', `stream ${id} is not live`);
     if (stream === 'timeout') return this.starting(res, id);
-    return this.sendText(res, 200, toStreamMultivariant(stream), 'application/vnd.apple.mpegurl', LIVE_PLAYLIST);
+    return sendText(res, 200, toStreamMultivariant(stream), 'application/vnd.apple.mpegurl', LIVE_PLAYLIST);
   }
 
   private starting(res: http.ServerResponse, id: string): number {
     res.setHeader('Retry-After', '1');
-    return this.sendProblem(res, 503, 'STREAM_STARTING', `stream ${id} is starting: no complete segment yet`);
+    return sendProblem(res, 503, 'STREAM_STARTING', `stream ${id} is starting: no complete segment yet`);
   }
 
-  private async serveMpd(res: http.ServerResponse, id: string): Promise<number> {
+  private async serveMpd(req: http.IncomingMessage, res: http.ServerResponse, id: string): Promise<number> {
     const stream = await this.whenStarted(id);
-    if (!stream) return this.sendProblem(res, 404, 'STREAM_NOT_FOUND', `stream ${id} is not live`);
+    if (!stream) return sendProblem(res, 404, 'STREAM_NOT_FOUND', `stream ${id} is not live`);
     if (stream === 'timeout') return this.starting(res, id);
     const states = await Promise.all(stream.renditions.map((r) => this.view.rendition(id, r.name)));
     if (states.some((s) => !s || s.segments.length === 0)) {
-      return this.sendProblem(res, 404, 'STREAM_STARTING', `stream ${id} has no complete segment yet`);
+      return sendProblem(res, 404, 'STREAM_STARTING', `stream ${id} has no complete segment yet`);
     }
-    return this.sendText(res, 200, toStreamMpd(stream, states as RenditionState[], Date.now(), {
-      minimumUpdatePeriod: stream.segmentTarget,
-      // Segments are served while they grow (serveSegment), so players may ask once the first part exists.
-      availabilityTimeOffset: stream.segmentTarget - stream.partTarget,
-      // ServiceDescription: DASH players (dash.js) aim here instead of suggestedPresentationDelay.
-      targetLatency: 2 * stream.segmentTarget,
-      suggestedPresentationDelay: 3 * stream.segmentTarget,
-      utcTiming: { schemeIdUri: 'urn:mpeg:dash:utc:http-iso:2014', value: TIME_PATH },
-    }), 'application/dash+xml', LIVE_PLAYLIST);
+    const version = versionOf(stream, states as RenditionState[]);
+    const mpd = this.memo.get(`${id} mpd`, version, () =>
+      toStreamMpd(stream, states as RenditionState[], Date.now(), {
+        minimumUpdatePeriod: stream.segmentTarget,
+        // Segments are served while they grow (serveSegment), so players may ask once the first part exists.
+        availabilityTimeOffset: stream.segmentTarget - stream.partTarget,
+        // ServiceDescription: DASH players (dash.js) aim here instead of suggestedPresentationDelay.
+        targetLatency: 2 * stream.segmentTarget,
+        suggestedPresentationDelay: 3 * stream.segmentTarget,
+        utcTiming: { schemeIdUri: 'urn:mpeg:dash:utc:http-iso:2014', value: TIME_PATH },
+      }),
+    );
+    return this.sendRendered(req, res, mpd, 'application/dash+xml', LIVE_PLAYLIST);
+  }
+
+  /** A memoised text in the coding the client prefers, with Vary so caches keep the codings apart. */
+  private sendRendered(req: http.IncomingMessage, res: http.ServerResponse, text: RenderedText, type: string, cache: string): number {
+    const { bytes, encoding } = text.encoded(chooseEncoding(req.headers['accept-encoding']));
+    const extra: http.OutgoingHttpHeaders = { Vary: 'Accept-Encoding' };
+    if (encoding !== 'identity') extra['Content-Encoding'] = encoding;
+    return sendText(res, 200, bytes, type, cache, req.method === 'HEAD', extra);
   }
 
   private async serveMediaPlaylist(
@@ -175,7 +193,7 @@ export class OriginServer {
     query: URLSearchParams,
   ): Promise<number> {
     const directives = parseDirectives(query);
-    if (typeof directives === 'string') return this.sendProblem(res, 400, 'BAD_DELIVERY_DIRECTIVE', directives);
+    if (typeof directives === 'string') return sendProblem(res, 400, 'BAD_DELIVERY_DIRECTIVE', directives);
     let state = await this.view.rendition(id, rendition);
     if (!state) {
       // A rendition of a starting stream that has not announced itself yet: hold, as for the first segment.
@@ -184,7 +202,7 @@ export class OriginServer {
         state = await this.view.waitFor(id, rendition, (s) => s.segments.length > 0, this.holdTimeoutMs(stream.segmentTarget));
         if (!state) return this.starting(res, id);
       } else {
-        return this.sendProblem(res, 404, 'RENDITION_NOT_FOUND', `no live rendition ${rendition} for stream ${id}`);
+        return sendProblem(res, 404, 'RENDITION_NOT_FOUND', `no live rendition ${rendition} for stream ${id}`);
       }
     }
     if (state.segments.length === 0 && !state.ended) {
@@ -194,23 +212,29 @@ export class OriginServer {
     const blocking = directives.msn !== undefined;
     if (blocking && !state.ended) {
       const { msn, part } = directives as Required<Pick<DeliveryDirectives, 'msn'>> & DeliveryDirectives;
-      // §6.2.5.2: a request more than two segments (or parts) beyond the playlist's end is an error.
+      // §6.2.5.2: a request further ahead than two segments or the Advance Part Limit is an error.
       if (tooFarAhead(state, msn, part)) {
-        return this.sendProblem(res, 400, 'TOO_FAR_AHEAD', `_HLS_msn=${msn}${part !== undefined ? ` _HLS_part=${part}` : ''} is more than two beyond the live edge (msn ${state.current.msn}, part ${state.current.parts.length - 1})`);
+        return sendProblem(res, 400, 'TOO_FAR_AHEAD', `_HLS_msn=${msn}${part !== undefined ? ` _HLS_part=${part}` : ''} is too far beyond the live edge (msn ${state.current.msn}, part ${state.current.parts.length - 1})`);
       }
       const started = performance.now();
       const ready = await this.view.waitFor(id, rendition, (s) => hasPart(s, msn, part), this.holdTimeoutMs(state.targetDuration));
       this.waitSeconds.observe({ kind: 'playlist' }, (performance.now() - started) / 1000);
       if (!ready) {
         res.setHeader('Retry-After', '1');
-        return this.sendProblem(res, 503, 'BLOCKING_TIMEOUT', `part ${msn}.${part ?? 0} did not appear in time`);
+        return sendProblem(res, 503, 'BLOCKING_TIMEOUT', `part ${msn}.${part ?? 0} did not appear in time`);
       }
       state = ready;
     }
-    const body = toRenditionPlaylist(state, { skip: directives.skip !== undefined, siblings: await this.siblings(id, rendition) });
+    const siblings = await this.siblings(id, rendition);
+    const skip = directives.skip !== undefined;
+    // The state is folded in place: render now, before any other await, and memoise per catalog version.
+    const now = state;
+    const body = this.memo.get(`${id} ${rendition} ${skip ? 'skip' : 'full'}`, versionOf(null, [now, ...siblings]), () =>
+      toRenditionPlaylist(now, { skip, siblings, memo: this.segmentText }),
+    );
     // A blocking response for a given (msn, part) never changes, so caches may keep it (DESIGN "Live media rules").
     const cache = blocking ? `public, max-age=${Math.max(6, 6 * state.targetDuration)}` : LIVE_PLAYLIST;
-    return this.sendText(res, 200, body, 'application/vnd.apple.mpegurl', state.ended ? 'public, max-age=60' : cache, req.method === 'HEAD');
+    return this.sendRendered(req, res, body, 'application/vnd.apple.mpegurl', state.ended ? 'public, max-age=60' : cache);
   }
 
   /** Sibling renditions' latest positions, for EXT-X-RENDITION-REPORT. */
@@ -240,77 +264,43 @@ export class OriginServer {
       this.waitSeconds.observe({ kind: 'part' }, (performance.now() - started) / 1000);
       if (!ready) {
         res.setHeader('Retry-After', '1');
-        return this.sendProblem(res, 503, 'BLOCKING_TIMEOUT', `part ${path.msn}.${path.part} did not appear in time`);
+        return sendProblem(res, 503, 'BLOCKING_TIMEOUT', `part ${path.msn}.${path.part} did not appear in time`);
       }
     }
     return this.serveObject(req, res, path);
   }
 
-  /**
-   * Segments: complete ones come from storage; the one being produced is streamed as its parts complete
-   * (chunked), which is what DASH availabilityTimeOffset promises low-latency players. Its bytes are the
-   * concatenation of its parts, identical to the finished segment, so it is immutable all the same.
-   */
+  /** Segments: complete ones come from storage; the one being produced is streamed as its parts complete. */
   private async serveSegment(req: http.IncomingMessage, res: http.ServerResponse, path: Extract<MediaPath, { kind: 'segment' }>): Promise<number> {
     const state = await this.view.rendition(path.id, path.rendition);
     const growing = state && !state.ended && path.msn === state.current.msn;
     if (!growing) return this.serveObject(req, res, path);
-    const timeout = this.holdTimeoutMs(state.targetDuration);
+    const timeoutMs = this.holdTimeoutMs(state.targetDuration);
     if (req.method === 'HEAD' || req.headers.range) {
       // Sizes and ranges need the whole segment: wait for it.
-      const done = await this.view.waitFor(path.id, path.rendition, (s) => s.current.msn > path.msn, timeout);
-      if (!done) return this.sendProblem(res, 503, 'BLOCKING_TIMEOUT', `segment ${path.msn} did not complete in time`);
+      const done = await this.view.waitFor(path.id, path.rendition, (s) => s.current.msn > path.msn, timeoutMs);
+      if (!done) return sendProblem(res, 503, 'BLOCKING_TIMEOUT', `segment ${path.msn} did not complete in time`);
       return this.serveObject(req, res, path);
     }
-    const prefix = `live/${path.id}/${path.rendition}`;
-    let written = 0;
-    let part = 0;
-    for (;;) {
-      const s = await this.view.waitFor(path.id, path.rendition, (st) => st.current.msn > path.msn || st.current.parts.length > part, timeout);
-      if (!s || s.ended) {
-        // Stalled or ended mid-segment: end the response short rather than hold the connection forever.
-        if (!res.headersSent) return this.sendProblem(res, 503, 'BLOCKING_TIMEOUT', `segment ${path.msn} stalled`);
-        res.destroy();
-        return 200;
-      }
-      if (!res.headersSent) res.writeHead(200, { 'Content-Type': 'video/iso.segment', 'Cache-Control': IMMUTABLE });
-      if (s.current.msn > path.msn) {
-        // Complete now: send what the parts have not covered yet from the stored segment, then end.
-        const whole = await this.hot.get(`${prefix}/seg-${path.msn}.m4s`);
-        if (!whole) {
-          res.destroy();
-          return 200;
-        }
-        res.end(whole.body.subarray(written));
-        return 200;
-      }
-      const bytes = await this.hot.get(`${prefix}/part-${path.msn}.${part}.m4s`);
-      if (!bytes) {
-        res.destroy();
-        return 200;
-      }
-      res.write(bytes.body);
-      written += bytes.body.length;
-      part++;
-    }
+    return streamGrowingSegment(this.view, this.hot, res, { id: path.id, rendition: path.rendition, msn: path.msn, timeoutMs });
   }
 
   private async serveObject(req: http.IncomingMessage, res: http.ServerResponse, path: MediaPath): Promise<number> {
     const key = storageKeyOf(path);
-    if (!key) return this.sendProblem(res, 404, 'NOT_FOUND', 'no such object');
+    if (!key) return sendProblem(res, 404, 'NOT_FOUND', 'no such object');
     const range = parseRange(req.headers.range);
-    if (range === 'invalid') return this.sendProblem(res, 416, 'RANGE_NOT_SATISFIABLE', 'malformed Range header');
+    if (range === 'invalid') return sendProblem(res, 416, 'RANGE_NOT_SATISFIABLE', 'malformed Range header');
     let obj;
     try {
       obj = await this.hot.get(key, range);
     } catch (err) {
       if (err instanceof BlobRangeError) {
         res.setHeader('Content-Range', `bytes */${err.size}`);
-        return this.sendProblem(res, 416, 'RANGE_NOT_SATISFIABLE', err.message);
+        return sendProblem(res, 416, 'RANGE_NOT_SATISFIABLE', err.message);
       }
       throw err;
     }
-    if (!obj) return this.sendProblem(res, 404, 'NOT_FOUND', `${path.kind} not found`);
+    if (!obj) return sendProblem(res, 404, 'NOT_FOUND', `${path.kind} not found`);
     const isPlaylist = /\.(m3u8|mpd)$/.test(key);
     const headers: http.OutgoingHttpHeaders = {
       'Content-Type': obj.contentType ?? contentTypeOf(key),
@@ -333,53 +323,10 @@ export class OriginServer {
     res.end(req.method === 'HEAD' ? undefined : obj.body);
     return status;
   }
-
-  private sendText(res: http.ServerResponse, status: number, body: string, type: string, cache: string, head = false): number {
-    res.writeHead(status, { 'Content-Type': type, 'Cache-Control': cache, 'Content-Length': Buffer.byteLength(body) });
-    res.end(head ? undefined : body);
-    return status;
-  }
-
-  private sendProblem(res: http.ServerResponse, status: number, code: string, detail: string): number {
-    const body = JSON.stringify(problem(status, code, detail));
-    res.writeHead(status, { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
-    res.end(body);
-    return status;
-  }
 }
 
-/** Whether the playlist already lists part `part` of segment `msn` (or the whole segment when part is absent). */
-export function hasPart(s: RenditionState, msn: number, part?: number): boolean {
-  if (s.current.msn > msn) return true;
-  if (s.current.msn < msn) return false;
-  return part !== undefined && s.current.parts.length > part;
-}
-
-/** §6.2.5.2: more than two segments, or two parts, past the last one listed. */
-export function tooFarAhead(s: RenditionState, msn: number, part?: number): boolean {
-  const lastMsn = s.current.msn;
-  if (msn > lastMsn + 2) return true;
-  if (msn === lastMsn && part !== undefined && part > s.current.parts.length - 1 + 2) return true;
-  // Next segment(s): parts beyond the plausible count of a segment are bogus.
-  const maxParts = Math.ceil(s.targetDuration / s.partTarget) + 2;
-  return part !== undefined && part > maxParts;
-}
-
-function parseRange(header: string | undefined): { start: number; end?: number } | undefined | 'invalid' {
-  if (!header) return undefined;
-  const m = /^bytes=(\d+)-(\d*)$/.exec(header.trim());
-  if (!m) return 'invalid';
-  const start = Number(m[1]);
-  const end = m[2] ? Number(m[2]) : undefined;
-  if (end !== undefined && end < start) return 'invalid';
-  return { start, end };
-}
-
-function contentTypeOf(key: string): string {
-  if (key.endsWith('.m3u8')) return 'application/vnd.apple.mpegurl';
-  if (key.endsWith('.mpd')) return 'application/dash+xml';
-  if (key.endsWith('.m4s')) return 'video/iso.segment';
-  if (key.endsWith('.mp4')) return 'video/mp4';
-  if (key.endsWith('.jpg')) return 'image/jpeg';
-  return 'application/octet-stream';
+/** Identifies what a rendered text was made from: the stream's session and every rendition's catalog position. */
+function versionOf(stream: StreamState | null, states: RenditionState[]): string {
+  const head = stream ? `${stream.sessionId}:${stream.ended ? 'e' : 'l'}:${stream.renditions.length}` : '';
+  return `${head}|${states.map((s) => `${s.rendition}@${s.epoch}:${s.seq}`).join(',')}`;
 }

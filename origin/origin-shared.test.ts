@@ -35,7 +35,7 @@ describe('two origins on one Redis and one S3 bucket', () => {
     const pos = timeline.addPart({ duration: 0.5, independent: timeline.nextPart === 0 }, 0, Date.now());
     await packagerBlobs.put(`live/${STREAM}/360p/part-${pos.msn}.${pos.part}.m4s`, Buffer.from(`part ${pos.msn}.${pos.part}`));
     if (pos.part === 3) timeline.closeSegment(2);
-    await packagerCatalog.putRendition(timeline.state());
+    await packagerCatalog.publish(timeline);
     return pos;
   }
 

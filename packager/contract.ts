@@ -48,7 +48,46 @@ export interface RenditionState {
   ended: boolean;
   /** Epoch ms of the last change. */
   updatedAtMs: number;
+  /** Sequence number of the last catalog event folded into this state (0: none yet). */
+  seq: number;
+  /** The packaging session whose log this state folds (RenditionMeta.epoch). */
+  epoch?: string;
+  /** The next part opens the next segment (the last part of `current` is out): EXT-X-PRELOAD-HINT names it. */
+  hint?: { msn: number; part: number };
 }
+
+/** The facts of a rendition that do not change during a session: what an origin needs before any event. */
+export interface RenditionMeta {
+  streamId: string;
+  rendition: string;
+  kind: 'video' | 'audio';
+  timescale: number;
+  initName: string;
+  partTarget: number;
+  segmentTarget: number;
+  dvrWindowSeconds: number;
+  /** Media sequence number of the first segment. */
+  firstMsn: number;
+  /** The packaging session these events belong to: a new session starts a new log. */
+  epoch: string;
+}
+
+/**
+ * One change of a rendition, as appended to the live catalog's log (~100 bytes of JSON). `n` counts
+ * from 1 per session without gaps, so a reader that sees n jump knows it missed something and reads
+ * the log from where it was. A closed segment's event is self-contained (timing, window start,
+ * discontinuity sequence), so a reader that starts late rebuilds the window from the log alone.
+ */
+export type RenditionEvent =
+  /**
+   * Part `i` of segment `msn` is stored: duration `d` seconds; `x` independent; the first part fixes the
+   * segment's timing; `h` says it was the segment's last, so the next part is part 0 of the next segment.
+   */
+  | { n: number; e: 'part'; msn: number; i: number; d: number; x?: 1; t?: number; pdt?: number; dc?: 1; h?: 1 }
+  /** Segment `msn` is stored and complete; the window now starts at `first`, with discontinuity sequence `ds`, target duration `td`. */
+  | { n: number; e: 'seg'; msn: number; d: number; t: number; pdt: number; dc?: 1; first: number; ds: number; td: number }
+  /** The session ended: no more media. */
+  | { n: number; e: 'end' };
 
 /** What the multivariant playlist and MPD say about one rendition. */
 export interface RenditionInfo {

@@ -43,7 +43,7 @@ export { MemoryBus, BusClosedError, type BusDeps } from './bus/memory-bus.js';
 export { RedisBus, type RedisBusConfig } from './bus/redis-bus.js';
 export { KafkaBus, type KafkaBusConfig } from './bus/kafka-bus.js';
 
-export type { LiveState } from './live-state/live-state.js';
+export type { AppendOptions, LiveState, LogEntry } from './live-state/live-state.js';
 export { MemoryLiveState } from './live-state/memory-live-state.js';
 export { RedisLiveState, type RedisLiveStateConfig } from './live-state/redis-live-state.js';
 

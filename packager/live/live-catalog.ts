@@ -1,19 +1,62 @@
 import type { LiveState, Unsubscribe } from '../../platform/index.js';
-import type { RenditionState, StreamState } from '../contract.js';
+import type { RenditionEvent, RenditionMeta, RenditionState, StreamState } from '../contract.js';
+import { foldRenditionEvent, openRenditionState } from './rendition-fold.js';
 
-/** Channel on which every rendition change is announced, as "<streamId> <rendition>". */
+/** Channel on which every change is announced (see CatalogChange for the message forms). */
 const UPDATES = 'live.updates';
 /** Catalog entries outlive the stream by this much, so late viewers still get ENDLIST playlists. */
 const TTL_MS = 6 * 3600_000;
+/** Part events kept per rendition: far more than the newest segments whose parts playlists list. */
+const PART_LOG_LENGTH = 256;
+/** A rendition's facts are re-stored this often, so a session longer than the ttl keeps them. */
+const META_REFRESH_MS = TTL_MS / 4;
 
 const streamKey = (streamId: string) => `live:${streamId}:stream`;
-const renditionKey = (streamId: string, rendition: string) => `live:${streamId}:r:${rendition}`;
+const metaKey = (streamId: string, rendition: string) => `live:${streamId}:r:${rendition}`;
+/** Segment events (and `end`) in one log, part events in another, so parts can be trimmed far sooner. */
+const logKey = (m: RenditionMeta, log: 's' | 'p') => `live:${m.streamId}:r:${m.rendition}:${m.epoch}:${log}`;
+
+/** Segment events kept: the DVR window with room for segments shorter than the target. */
+function segmentLogLength(m: RenditionMeta): number {
+  return Math.ceil((1.5 * m.dvrWindowSeconds) / m.segmentTarget) + 32;
+}
+
+/** What a catalog publishes for a timeline: its facts, then its events in order. */
+export interface PublishableTimeline {
+  readonly meta: RenditionMeta;
+  /** Events recorded and not yet acknowledged, oldest first. */
+  pendingEvents(): readonly RenditionEvent[];
+  /** Events up to n are stored and announced. */
+  acknowledge(n: number): void;
+}
+
+/** A change the catalog announces. */
+export type CatalogChange =
+  /** Stream-level state changed (renditions, ended, dropped). */
+  | { streamId: string; rendition: '*' }
+  /** A rendition (re)opened, for the session `epoch`: read it afresh. */
+  | { streamId: string; rendition: string; epoch: string; event?: undefined }
+  /** An event was appended to a rendition's log. */
+  | { streamId: string; rendition: string; epoch: string; event: RenditionEvent };
+
+/** A rendition as read from the catalog: its facts and the fold of its log. */
+export interface LoadedRendition {
+  meta: RenditionMeta;
+  state: RenditionState;
+}
 
 /**
- * Where the packager announces which parts exist and the origin finds them. Backed by LiveState, so
- * with Redis a part announced by one packager is visible to every origin process at once.
+ * Where the packager announces which parts exist and the origin finds them, on LiveState (Redis when
+ * split). Each rendition is an append-only log of small events (contract.ts RenditionEvent), trimmed
+ * to the DVR window, so publishing a part costs the same whatever the window; every notification
+ * carries its event, so an origin that hears it in order reads nothing, and one that missed some reads
+ * the log from where it was.
  */
 export class LiveCatalog {
+  private readonly opened = new WeakMap<PublishableTimeline, number>();
+  /** Bytes this catalog has written to the shared state for renditions (keys, values, announcements). */
+  publishedBytes = 0;
+
   constructor(private readonly state: LiveState) {}
 
   /** Records a session's stream-level state (renditions, targets). */
@@ -27,29 +70,97 @@ export class LiveCatalog {
     return raw ? (JSON.parse(raw) as StreamState) : null;
   }
 
-  /** Stores a rendition's state, then announces it: storage first, then the announcement. */
-  async putRendition(r: RenditionState): Promise<void> {
-    await this.state.set(renditionKey(r.streamId, r.rendition), JSON.stringify(r), TTL_MS);
-    await this.state.notify(UPDATES, `${r.streamId} ${r.rendition}`);
+  /**
+   * Publishes what the timeline recorded: its facts first (once, and again before they could expire),
+   * then each event, stored before it is announced. An event that fails to publish stays pending and
+   * goes out with the next call.
+   */
+  async publish(t: PublishableTimeline): Promise<void> {
+    const m = t.meta;
+    const opened = this.opened.get(t);
+    if (opened === undefined || Date.now() - opened > META_REFRESH_MS) {
+      const key = metaKey(m.streamId, m.rendition);
+      const value = JSON.stringify(m);
+      await this.state.set(key, value, TTL_MS);
+      if (opened === undefined) {
+        const message = `${m.streamId} ${m.rendition} ${m.epoch}`;
+        await this.state.notify(UPDATES, message);
+        this.publishedBytes += message.length;
+      }
+      this.publishedBytes += key.length + value.length;
+      this.opened.set(t, Date.now());
+    }
+    for (const ev of [...t.pendingEvents()]) {
+      const data = JSON.stringify(ev);
+      const part = ev.e === 'part';
+      const key = logKey(m, part ? 'p' : 's');
+      const message = `${m.streamId} ${m.rendition} ${m.epoch} ${data}`;
+      await this.state.append(key, ev.n, data, {
+        maxLen: part ? PART_LOG_LENGTH : segmentLogLength(m),
+        ttlMs: TTL_MS,
+        notify: { channel: UPDATES, message },
+      });
+      t.acknowledge(ev.n);
+      this.publishedBytes += key.length + data.length + UPDATES.length + message.length;
+    }
   }
 
-  async getRendition(streamId: string, rendition: string): Promise<RenditionState | null> {
-    const raw = await this.state.get(renditionKey(streamId, rendition));
-    return raw ? (JSON.parse(raw) as RenditionState) : null;
+  /** A rendition's facts and its state folded from the log, or null when it is not in the catalog. */
+  async loadRendition(streamId: string, rendition: string): Promise<LoadedRendition | null> {
+    const raw = await this.state.get(metaKey(streamId, rendition));
+    if (!raw) return null;
+    const meta = JSON.parse(raw) as RenditionMeta;
+    const state = openRenditionState(meta);
+    await this.catchUp(meta, state);
+    return { meta, state };
+  }
+
+  /**
+   * Folds the events logged after `state.seq` into it (both logs, in sequence order) and returns how
+   * many were applied: how a reader that missed announcements heals without re-reading the window.
+   */
+  async catchUp(meta: RenditionMeta, state: RenditionState): Promise<number> {
+    const after = state.seq;
+    const [segs, parts] = await Promise.all([this.state.readLog(logKey(meta, 's'), after), this.state.readLog(logKey(meta, 'p'), after)]);
+    let applied = 0;
+    let i = 0;
+    let j = 0;
+    while (i < segs.length || j < parts.length) {
+      const next = j >= parts.length || (i < segs.length && segs[i].seq < parts[j].seq) ? segs[i++] : parts[j++];
+      if (foldRenditionEvent(state, JSON.parse(next.data) as RenditionEvent)) applied++;
+    }
+    return applied;
   }
 
   /** Forgets a stream (deleted, or replaced by a new session). */
   async dropStream(streamId: string, renditions: string[]): Promise<void> {
-    for (const r of renditions) await this.state.del(renditionKey(streamId, r));
+    for (const r of renditions) await this.state.del(metaKey(streamId, r));
     await this.state.del(streamKey(streamId));
     await this.state.notify(UPDATES, `${streamId} *`);
   }
 
-  /** Calls handler(streamId, rendition) on every change; rendition "*" means stream-level state. */
-  watch(handler: (streamId: string, rendition: string) => void): Promise<Unsubscribe> {
+  /** Calls handler on every change announced by any process. */
+  watch(handler: (change: CatalogChange) => void): Promise<Unsubscribe> {
     return this.state.listen(UPDATES, (msg) => {
-      const i = msg.indexOf(' ');
-      if (i > 0) handler(msg.slice(0, i), msg.slice(i + 1));
+      const change = parseChange(msg);
+      if (change) handler(change);
     });
+  }
+}
+
+/** `<streamId> *`, `<streamId> <rendition> <epoch>` or `<streamId> <rendition> <epoch> <event json>`. */
+function parseChange(msg: string): CatalogChange | undefined {
+  const a = msg.indexOf(' ');
+  if (a <= 0) return undefined;
+  const streamId = msg.slice(0, a);
+  const b = msg.indexOf(' ', a + 1);
+  if (b < 0) return msg.slice(a + 1) === '*' ? { streamId, rendition: '*' } : undefined;
+  const rendition = msg.slice(a + 1, b);
+  const c = msg.indexOf(' ', b + 1);
+  if (c < 0) return { streamId, rendition, epoch: msg.slice(b + 1) };
+  try {
+    return { streamId, rendition, epoch: msg.slice(b + 1, c), event: JSON.parse(msg.slice(c + 1)) as RenditionEvent };
+  } catch {
+    return undefined;
   }
 }

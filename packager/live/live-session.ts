@@ -203,6 +203,7 @@ export class LiveSession {
           { blobs: this.deps.blobs, catalog: this.deps.catalog, logger: this.log, metrics: this.deps.metrics },
           {
             streamId: this.streamId,
+            sessionId: this.sessionId,
             output: out,
             partTarget: this.config.live.partTargetSeconds,
             segmentTarget: this.config.live.segmentSeconds,

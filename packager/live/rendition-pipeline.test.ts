@@ -38,12 +38,16 @@ describe('RenditionPipeline', () => {
     );
     const infos: RenditionInfo[] = [];
     pipeline.on('info', (i) => infos.push(i));
-    const origPut = catalog.putRendition.bind(catalog);
-    catalog.putRendition = async (r) => {
+    const origPublish = catalog.publish.bind(catalog);
+    catalog.publish = async (t) => {
       // Storage first, then the announcement: every part listed is already readable.
-      for (const [i] of r.current.parts.entries()) expect(await blobs.head(`live/s1/90p/part-${r.current.msn}.${i}.m4s`)).not.toBeNull();
+      for (const ev of t.pendingEvents()) {
+        const name = ev.e === 'part' ? `part-${ev.msn}.${ev.i}.m4s` : ev.e === 'seg' ? `seg-${ev.msn}.m4s` : undefined;
+        if (name) expect(await blobs.head(`live/s1/90p/${name}`)).not.toBeNull();
+      }
+      await origPublish(t);
+      const r = pipeline.state!;
       announced.push({ msn: r.current.msn, parts: r.current.parts.length, segments: r.segments.length });
-      return origPut(r);
     };
     const bytes = liveLikeVideo(24);
     for (let i = 0; i < bytes.length; i += 7000) pipeline.push(bytes.subarray(i, i + 7000));

@@ -19,6 +19,8 @@ const PART_RETENTION_SEGMENTS = 8;
 /** Static settings of one rendition pipeline. */
 export interface RenditionPipelineConfig {
   streamId: string;
+  /** The packaging session: the catalog keeps each session's log apart. */
+  sessionId?: string;
   output: LadderOutput;
   partTarget: number;
   segmentTarget: number;
@@ -112,7 +114,7 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
     this.enqueue(async () => {
       if (!this.timeline) return;
       this.timeline.end();
-      await this.deps.catalog.putRendition(this.timeline.state());
+      await this.deps.catalog.publish(this.timeline);
     });
     await this.chain;
   }
@@ -148,6 +150,7 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
         segmentTarget: this.config.segmentTarget,
         dvrWindowSeconds: this.config.dvrWindowSeconds,
         firstMsn: this.config.firstMsn,
+        epoch: this.config.sessionId,
       });
       const key = `${this.prefix}/${this.initName}`;
       this.enqueue(() => this.deps.blobs.put(key, bytes, { contentType: 'video/mp4', cacheControl: IMMUTABLE }));
@@ -187,16 +190,18 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
     if (!timeline || !track) return;
     const pdt = this.config.clock.wallClockMs(p.decodeTime / track.timescale);
     const kind = track.kind;
+    // The segmenter has already seen this part's end: it knows whether the next part opens a segment.
+    const lastOfSegment = this.segmenter?.nextPartPosition.msn === p.msn + 1;
     // Timeline changes happen inside the ordered chain, so a published state never lists unwritten media.
     this.enqueue(async () => {
       // The segmenter also notices timestamp jumps it was not told about.
       if (p.partIndex === 0 && p.discontinuity) timeline.markDiscontinuity();
-      const { msn, part } = timeline.addPart({ duration: p.duration, independent: p.independent }, p.decodeTime, pdt);
+      const { msn, part } = timeline.addPart({ duration: p.duration, independent: p.independent }, p.decodeTime, pdt, { lastOfSegment });
       this.partCounts.set(msn, part + 1);
       await this.deps.blobs.put(`${this.prefix}/part-${msn}.${part}.m4s`, p.bytes, { contentType: 'video/iso.segment', cacheControl: IMMUTABLE });
       // A part that ends its segment is announced with the segment, so the preload hint never names a
       // part that will not exist (part N.k+1 when segment N is about to close).
-      if (this.closesQueued === 0) await this.deps.catalog.putRendition(timeline.state());
+      if (this.closesQueued === 0) await this.deps.catalog.publish(timeline);
       this.deps.metrics.parts.inc({ rendition_kind: kind });
       this.deps.metrics.partDelay.observe({ rendition_kind: kind }, Math.max(0, (Date.now() - (pdt + p.duration * 1000)) / 1000));
     });
@@ -210,7 +215,7 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
       this.closesQueued--;
       await this.deps.blobs.put(`${this.prefix}/seg-${timeline.msn}.m4s`, s.bytes, { contentType: 'video/iso.segment', cacheControl: IMMUTABLE });
       const closed = timeline.closeSegment(s.duration);
-      await this.deps.catalog.putRendition(timeline.state());
+      await this.deps.catalog.publish(timeline);
       this.forgetParts(closed.msn - PART_RETENTION_SEGMENTS);
     });
   }

@@ -1,7 +1,6 @@
-import type { PartEntry, RenditionState, SegmentEntry } from '../contract.js';
-
-/** How many of the newest complete segments keep their EXT-X-PART lines (RFC 8216bis §4.4.4.9 allows dropping older ones). */
-const SEGMENTS_WITH_PARTS = 3;
+import type { PartEntry, RenditionEvent, RenditionMeta, RenditionState, SegmentEntry } from '../contract.js';
+import { foldRenditionEvent, openRenditionState } from './rendition-fold.js';
+import type { PublishableTimeline } from './live-catalog.js';
 
 /** Static facts of a rendition's timeline. */
 export interface TimelineInit {
@@ -15,37 +14,54 @@ export interface TimelineInit {
   dvrWindowSeconds: number;
   /** Media sequence number of the first segment. */
   firstMsn: number;
+  /** The packaging session (default: the first msn, unique per session start second). */
+  epoch?: string;
 }
 
 /**
- * The growing list of one rendition's segments and parts in the DVR window: the packager appends to it
- * and publishes `state()` to the live catalog after each change.
+ * The growing list of one rendition's segments and parts in the DVR window. Every change is an event
+ * (contract.ts RenditionEvent) that the timeline folds into its own state and keeps for the live
+ * catalog to publish, so the packager's state and every origin's are the same fold of the same log.
  */
-export class RenditionTimeline {
-  private readonly segments: SegmentEntry[] = [];
-  private current: RenditionState['current'];
-  private discontinuitySequence = 0;
+export class RenditionTimeline implements PublishableTimeline {
+  readonly meta: RenditionMeta;
+  private readonly s: RenditionState;
+  /** Events not yet stored and announced by the catalog. */
+  private outbox: RenditionEvent[] = [];
   private pendingDiscontinuity = false;
-  private ended = false;
   private maxSegmentDuration = 0;
+  /** Seconds of complete segments in the window. */
+  private windowSeconds = 0;
 
-  constructor(private readonly init: TimelineInit) {
-    this.current = { msn: init.firstMsn, programDateTimeMs: 0, startTime: 0, parts: [] };
+  constructor(init: TimelineInit) {
+    this.meta = {
+      streamId: init.streamId,
+      rendition: init.rendition,
+      kind: init.kind,
+      timescale: init.timescale,
+      initName: init.initName,
+      partTarget: init.partTarget,
+      segmentTarget: init.segmentTarget,
+      dvrWindowSeconds: init.dvrWindowSeconds,
+      firstMsn: init.firstMsn,
+      epoch: init.epoch ?? String(init.firstMsn),
+    };
+    this.s = openRenditionState(this.meta);
   }
 
   /** MSN of the segment being produced. */
   get msn(): number {
-    return this.current.msn;
+    return this.s.current.msn;
   }
 
   /** Index the next part of the current segment will get. */
   get nextPart(): number {
-    return this.current.parts.length;
+    return this.s.current.parts.length;
   }
 
   /** Complete segments in the window. */
   get completeSegments(): readonly SegmentEntry[] {
-    return this.segments;
+    return this.s.segments;
   }
 
   /** The next segment follows a discontinuity (publisher reconnect or transcoder restart). */
@@ -53,68 +69,90 @@ export class RenditionTimeline {
     this.pendingDiscontinuity = true;
   }
 
-  /** Records a finished part of the current segment; the first part of a segment fixes its timing. */
-  addPart(part: PartEntry, startTime: number, programDateTimeMs: number): { msn: number; part: number } {
-    if (this.current.parts.length === 0) {
-      this.current.startTime = startTime;
-      this.current.programDateTimeMs = programDateTimeMs;
+  /**
+   * Records a finished part of the current segment; the first part of a segment fixes its timing.
+   * `lastOfSegment`: the segmenter knows the next part opens the next segment (the preload hint names that one).
+   */
+  addPart(part: PartEntry, startTime: number, programDateTimeMs: number, opts: { lastOfSegment?: boolean } = {}): { msn: number; part: number } {
+    const msn = this.s.current.msn;
+    const i = this.s.current.parts.length;
+    const ev: RenditionEvent = { n: this.s.seq + 1, e: 'part', msn, i, d: round(part.duration) };
+    if (part.independent) ev.x = 1;
+    if (opts.lastOfSegment) ev.h = 1;
+    if (i === 0) {
+      ev.t = startTime;
+      ev.pdt = Math.round(programDateTimeMs);
       if (this.pendingDiscontinuity) {
-        this.current.discontinuity = true;
+        ev.dc = 1;
         this.pendingDiscontinuity = false;
       }
     }
-    this.current.parts.push(part);
-    return { msn: this.current.msn, part: this.current.parts.length - 1 };
+    this.record(ev);
+    return { msn, part: i };
   }
 
   /** Closes the current segment (its parts are all added) and opens the next one. */
   closeSegment(duration: number): SegmentEntry {
-    const seg: SegmentEntry = {
-      msn: this.current.msn,
-      duration,
-      programDateTimeMs: this.current.programDateTimeMs,
-      startTime: this.current.startTime,
-      parts: this.current.parts,
-      ...(this.current.discontinuity ? { discontinuity: true } : {}),
-    };
-    this.segments.push(seg);
-    this.maxSegmentDuration = Math.max(this.maxSegmentDuration, duration);
-    this.current = { msn: seg.msn + 1, programDateTimeMs: 0, startTime: 0, parts: [] };
-    // Older segments drop their parts; the window drops segments older than the DVR depth.
-    const keepPartsFrom = this.segments.length - SEGMENTS_WITH_PARTS;
-    if (keepPartsFrom > 0 && this.segments[keepPartsFrom - 1].parts) delete this.segments[keepPartsFrom - 1].parts;
-    let total = this.segments.reduce((s, x) => s + x.duration, 0);
-    while (this.segments.length > 1 && total - this.segments[0].duration >= this.init.dvrWindowSeconds) {
-      const gone = this.segments.shift()!;
-      total -= gone.duration;
-      // §6.2.2: EXT-X-DISCONTINUITY-SEQUENCE counts discontinuities that left the playlist.
-      if (gone.discontinuity) this.discontinuitySequence++;
+    const cur = this.s.current;
+    const d = round(duration);
+    this.maxSegmentDuration = Math.max(this.maxSegmentDuration, d);
+    // The window drops segments older than the DVR depth; §6.2.2: EXT-X-DISCONTINUITY-SEQUENCE counts
+    // the discontinuities that left the playlist.
+    const segs = this.s.segments;
+    let total = this.windowSeconds + d;
+    let ds = this.s.discontinuitySequence;
+    let drop = 0;
+    const count = segs.length + 1;
+    while (count - drop > 1 && total - segs[drop].duration >= this.meta.dvrWindowSeconds) {
+      total -= segs[drop].duration;
+      if (segs[drop].discontinuity) ds++;
+      drop++;
     }
-    return seg;
+    this.windowSeconds = total;
+    const first = drop < segs.length ? segs[drop].msn : cur.msn;
+    this.record({
+      n: this.s.seq + 1,
+      e: 'seg',
+      msn: cur.msn,
+      d,
+      t: cur.startTime,
+      pdt: cur.programDateTimeMs,
+      ...(cur.discontinuity ? { dc: 1 as const } : {}),
+      first,
+      ds,
+      // §4.4.3.1: EXT-X-TARGETDURATION is at least every segment's duration rounded to the nearest integer.
+      td: Math.max(Math.round(this.meta.segmentTarget), Math.round(this.maxSegmentDuration)),
+    });
+    return this.s.segments.at(-1)!;
   }
 
   /** No more media: playlists get EXT-X-ENDLIST. */
   end(): void {
-    this.ended = true;
+    if (!this.s.ended) this.record({ n: this.s.seq + 1, e: 'end' });
   }
 
-  /** The catalog state of this rendition now. */
+  /** The catalog state of this rendition now (the live object: read it, do not keep it across changes). */
   state(): RenditionState {
-    const { streamId, rendition, kind, timescale, initName, partTarget, segmentTarget } = this.init;
-    return {
-      streamId,
-      rendition,
-      kind,
-      timescale,
-      initName,
-      partTarget,
-      // §4.4.3.1: EXT-X-TARGETDURATION is at least every segment's duration rounded to the nearest integer.
-      targetDuration: Math.max(Math.round(segmentTarget), Math.round(this.maxSegmentDuration)),
-      discontinuitySequence: this.discontinuitySequence,
-      segments: this.segments,
-      current: this.current,
-      ended: this.ended,
-      updatedAtMs: Date.now(),
-    };
+    return this.s;
   }
+
+  pendingEvents(): readonly RenditionEvent[] {
+    return this.outbox;
+  }
+
+  acknowledge(n: number): void {
+    let k = 0;
+    while (k < this.outbox.length && this.outbox[k].n <= n) k++;
+    if (k > 0) this.outbox = this.outbox.slice(k);
+  }
+
+  private record(ev: RenditionEvent): void {
+    foldRenditionEvent(this.s, ev);
+    this.outbox.push(ev);
+  }
+}
+
+/** Durations travel as microsecond-rounded seconds: stable JSON, no float noise. */
+function round(seconds: number): number {
+  return Math.round(seconds * 1e6) / 1e6;
 }

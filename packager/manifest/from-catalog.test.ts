@@ -44,6 +44,7 @@ function rendition(name: string, kind: 'video' | 'audio', timescale: number, off
     current: { msn: 3, programDateTimeMs: T0 + 6000, startTime: offsetTicks + 6 * timescale, parts: [part, part] },
     ended: false,
     updatedAtMs: T0 + 7000,
+    seq: 20,
   };
 }
 

@@ -26,7 +26,7 @@ export function lastPartOf(r: RenditionState): { lastMsn: number; lastPart?: num
 export function mediaPlaylistState(r: RenditionState, siblings: RenditionState[] = [], nextPart?: NextPart): MediaPlaylistState {
   const parts = (msn: number, list: { duration: number; independent: boolean }[]): HlsPart[] =>
     list.map((p, i) => ({ uri: partName(msn, i), duration: p.duration, independent: p.independent }));
-  const next = nextPart ?? { msn: r.current.msn, partIndex: r.current.parts.length };
+  const next = nextPart ?? (r.hint ? { msn: r.hint.msn, partIndex: r.hint.part } : { msn: r.current.msn, partIndex: r.current.parts.length });
   return {
     targetDuration: r.targetDuration,
     partTarget: r.partTarget,
@@ -34,6 +34,7 @@ export function mediaPlaylistState(r: RenditionState, siblings: RenditionState[]
     discontinuitySequence: r.discontinuitySequence,
     mapUri: r.initName,
     segments: r.segments.map((s) => ({
+      key: s,
       msn: s.msn,
       uri: segmentName(s.msn),
       duration: s.duration,

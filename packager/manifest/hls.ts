@@ -22,7 +22,12 @@ export interface HlsSegment {
   /** Preceded by EXT-X-DISCONTINUITY. */
   discontinuity?: boolean;
   parts?: HlsPart[];
+  /** Identity of the segment for `MediaPlaylistOptions.memo` (the caller's own segment object). */
+  key?: object;
 }
+
+/** Rendered lines of segments listed without parts, per segment identity: text that can no longer change. */
+export type SegmentTextMemo = WeakMap<object, string>;
 
 /** The segment being produced: its finished parts, listed after the last EXTINF. */
 export interface HlsPendingSegment {
@@ -72,6 +77,8 @@ export interface MediaPlaylistOptions {
   canBlockReload?: boolean;
   /** Segments ending further than this from the playlist end lose their EXT-X-PART lines; default 3 target durations (§6.2.2). */
   partRetentionSeconds?: number;
+  /** Reuse (and fill) the text of segments listed without parts, keyed by `HlsSegment.key`. */
+  memo?: SegmentTextMemo;
 }
 
 /** Decimal formatting, fixed precision so output is stable byte for byte. */
@@ -117,11 +124,24 @@ export function toMediaPlaylist(state: MediaPlaylistState, opts: MediaPlaylistOp
 
   const retention = opts.partRetentionSeconds ?? 3 * state.targetDuration;
   const playlistEnd = total + pendingDuration;
+  const memo = opts.memo;
   state.segments.forEach((s, i) => {
     if (i < skipped) return;
-    segmentTags(lines, s);
     // Older segments drop their parts (§6.2.2: EXT-X-PART lines more than 3 target durations from the end).
-    if (partTarget && s.parts && playlistEnd - ends[i] < retention) partLines(lines, s.parts);
+    const withParts = Boolean(partTarget && s.parts && playlistEnd - ends[i] < retention);
+    if (!withParts && memo && s.key) {
+      let text = memo.get(s.key);
+      if (text === undefined) {
+        const own: string[] = [];
+        segmentTags(own, s);
+        own.push(`#EXTINF:${dec(s.duration, 5)},`, s.uri);
+        memo.set(s.key, (text = own.join('\n')));
+      }
+      lines.push(text);
+      return;
+    }
+    segmentTags(lines, s);
+    if (withParts) partLines(lines, s.parts!);
     lines.push(`#EXTINF:${dec(s.duration, 5)},`, s.uri);
   });
   if (partTarget && state.pending && state.pending.parts.length > 0) {

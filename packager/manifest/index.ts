@@ -1,5 +1,5 @@
 /** Manifest builders and the URL layout (pure). */
-export { toMediaPlaylist, toMultivariantPlaylist, type MediaPlaylistState, type HlsSegment, type HlsPart } from './hls.js';
+export { toMediaPlaylist, toMultivariantPlaylist, type MediaPlaylistState, type HlsSegment, type SegmentTextMemo, type HlsPart } from './hls.js';
 export { toMpd, type MpdState, type DashAdaptationSet } from './dash.js';
 export { partName, segmentName, siblingPlaylistUri, mediaPlaylistUri, initName } from './paths.js';
 export { toRenditionPlaylist, toStreamMultivariant, toStreamMpd, mediaPlaylistState, lastPartOf, type NextPart } from './from-catalog.js';

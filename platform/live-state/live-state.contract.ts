@@ -133,5 +133,44 @@ export function liveStateContract(name: string, open: () => Promise<LiveStateSub
       await unlistenBad();
       await unlistenGood();
     });
+
+    it('appends to logs that every process reads from any position, trimmed to the newest entries', async () => {
+      const log = key('log');
+      expect(await b.readLog(log, 0)).toEqual([]);
+      for (let seq = 1; seq <= 5; seq++) await a.append(log, seq, `event ${seq} ✓`, { maxLen: 100, ttlMs: 10_000 });
+      expect(await b.readLog(log, 0)).toEqual([1, 2, 3, 4, 5].map((seq) => ({ seq, data: `event ${seq} ✓` })));
+      expect((await b.readLog(log, 3)).map((e) => e.seq)).toEqual([4, 5]);
+      expect(await b.readLog(log, 5)).toEqual([]);
+      // A seq that does not move forward is refused and changes nothing.
+      await expect(a.append(log, 5, 'again', { maxLen: 100, ttlMs: 10_000 })).rejects.toThrow();
+      expect((await b.readLog(log, 4)).map((e) => e.data)).toEqual(['event 5 ✓']);
+
+      const trimmed = key('trim');
+      for (let seq = 1; seq <= 1200; seq++) await a.append(trimmed, seq * 2, String(seq), { maxLen: 300, ttlMs: 10_000 });
+      const kept = await b.readLog(trimmed, 0);
+      // At least the newest maxLen stay; trimming is approximate (whole batches), never unbounded.
+      expect(kept.length).toBeGreaterThanOrEqual(300);
+      expect(kept.length).toBeLessThan(600);
+      expect(kept.at(-1)).toEqual({ seq: 2400, data: '1200' });
+      expect(kept.every((e, i) => i === 0 || e.seq === kept[i - 1].seq + 2)).toBe(true);
+      await a.del(trimmed);
+      expect(await b.readLog(trimmed, 0)).toEqual([]);
+    });
+
+    it('announces an append to listeners after the entry is readable, and expires idle logs', async () => {
+      const log = key('alog');
+      const channel = key('ach');
+      const seen: string[] = [];
+      const unlisten = await b.listen(channel, (m) => {
+        void b.readLog(log, 0).then((entries) => seen.push(`${m}:${entries.length}`));
+      });
+      await a.append(log, 1, 'x', { maxLen: 10, ttlMs: 500, notify: { channel, message: 'one' } });
+      const deadline = Date.now() + 5000;
+      while (seen.length < 1 && Date.now() < deadline) await sleep(5);
+      expect(seen).toEqual(['one:1']);
+      await unlisten();
+      await sleep(800);
+      expect(await b.readLog(log, 0)).toEqual([]);
+    });
   });
 }

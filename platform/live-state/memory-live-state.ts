@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { Unsubscribe } from '../bus/bus.js';
 import type { Logger } from '../logger.js';
-import type { LiveState } from './live-state.js';
+import type { AppendOptions, LiveState, LogEntry } from './live-state.js';
 
 /** In-process LiveState for one-process mode and tests. */
 export class MemoryLiveState implements LiveState {
   private readonly values = new Map<string, { value: string; expiresAt: number }>();
+  private readonly logs = new Map<string, { entries: LogEntry[]; expiresAt: number }>();
   private readonly channels = new EventEmitter();
   private writes = 0;
 
@@ -41,6 +42,7 @@ export class MemoryLiveState implements LiveState {
 
   async del(key: string): Promise<void> {
     this.values.delete(key);
+    this.logs.delete(key);
   }
 
   async incr(key: string, ttlMs: number): Promise<number> {
@@ -49,6 +51,40 @@ export class MemoryLiveState implements LiveState {
     const next = (entry ? Number(entry.value) : 0) + 1;
     this.values.set(key, { value: String(next), expiresAt: entry?.expiresAt ?? Date.now() + ttlMs });
     return next;
+  }
+
+  async append(log: string, seq: number, data: string, opts: AppendOptions): Promise<void> {
+    let entry = this.logs.get(log);
+    if (!entry || entry.expiresAt <= Date.now()) {
+      entry = { entries: [], expiresAt: 0 };
+      this.logs.set(log, entry);
+    }
+    const last = entry.entries.at(-1);
+    if (last && seq <= last.seq) throw new RangeError(`log ${log}: seq ${seq} is not after ${last.seq}`);
+    entry.entries.push({ seq, data });
+    // Trim in batches (as Redis' MAXLEN ~ does), so an append stays O(1) amortised.
+    if (entry.entries.length > opts.maxLen + Math.max(16, opts.maxLen >> 3)) entry.entries.splice(0, entry.entries.length - opts.maxLen);
+    entry.expiresAt = Date.now() + opts.ttlMs;
+    if (opts.notify) await this.notify(opts.notify.channel, opts.notify.message);
+  }
+
+  async readLog(log: string, afterSeq: number): Promise<LogEntry[]> {
+    const entry = this.logs.get(log);
+    if (!entry) return [];
+    if (entry.expiresAt <= Date.now()) {
+      this.logs.delete(log);
+      return [];
+    }
+    const { entries } = entry;
+    // Binary search for the first entry after afterSeq.
+    let lo = 0;
+    let hi = entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (entries[mid].seq <= afterSeq) lo = mid + 1;
+      else hi = mid;
+    }
+    return entries.slice(lo);
   }
 
   async notify(channel: string, message: string): Promise<void> {
@@ -72,5 +108,6 @@ export class MemoryLiveState implements LiveState {
   async close(): Promise<void> {
     this.channels.removeAllListeners();
     this.values.clear();
+    this.logs.clear();
   }
 }

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Unsubscribe } from '../bus/bus.js';
 import type { Logger } from '../logger.js';
-import type { LiveState } from './live-state.js';
+import type { AppendOptions, LiveState, LogEntry } from './live-state.js';
 
 /** Where the shared live state lives. */
 export interface RedisLiveStateConfig {
@@ -72,6 +72,23 @@ export class RedisLiveState implements LiveState {
 
   async incr(key: string, ttlMs: number): Promise<number> {
     return Number(await this.cmd.incrWithTtl(this.prefix + key, Math.max(1, Math.round(ttlMs))));
+  }
+
+  /** A Redis Stream with explicit ids `<seq>-1`, trimmed by MAXLEN ~ and expired as a whole; one MULTI. */
+  async append(log: string, seq: number, data: string, opts: AppendOptions): Promise<void> {
+    const key = this.prefix + log;
+    const multi = this.cmd.multi();
+    multi.xadd(key, 'MAXLEN', '~', String(opts.maxLen), `${seq}-1`, 'd', data);
+    multi.pexpire(key, Math.max(1, Math.round(opts.ttlMs)));
+    if (opts.notify) multi.publish(this.prefix + opts.notify.channel, opts.notify.message);
+    const results = await multi.exec();
+    const failed = results?.find(([err]) => err)?.[0];
+    if (failed) throw failed;
+  }
+
+  async readLog(log: string, afterSeq: number): Promise<LogEntry[]> {
+    const rows = await this.cmd.xrange(this.prefix + log, `${afterSeq + 1}-0`, '+');
+    return rows.map(([id, fields]) => ({ seq: Number(id.slice(0, id.indexOf('-'))), data: fields[1] }));
   }
 
   async notify(channel: string, message: string): Promise<void> {
