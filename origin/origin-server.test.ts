@@ -1,3 +1,5 @@
+import http from 'node:http';
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsBlobStore, MemoryLiveState, createLogger, createMetricsRegistry, loadConfig } from '../platform/index.js';
 import { tempDir } from '../platform/test-support/env.js';
@@ -113,6 +115,38 @@ describe('OriginServer', () => {
     const delta = await (await fetch(`${ctx.base}/live/${STREAM}/360p/index.m3u8?_HLS_skip=YES`)).text();
     expect(delta).toMatch(/#EXT-X-SKIP:SKIPPED-SEGMENTS=\d+/);
     expect(delta.length).toBeLessThan(full.length);
+  });
+
+  it('serves playlists gzip or br as asked, with Vary, the same bytes while the catalog stands still', async () => {
+    for (let i = 0; i < 8; i++) await ctx.addPart(); // a playlist long enough to compress
+    const raw = (encoding?: string) =>
+      new Promise<{ headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+        http.get(`${ctx.base}/live/${STREAM}/360p/index.m3u8`, { headers: encoding ? { 'accept-encoding': encoding } : {} }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+        }).on('error', reject);
+      });
+    const plain = await raw();
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.headers.vary).toBe('Accept-Encoding');
+    const text = plain.body.toString();
+    expect(text).toContain('#EXTM3U');
+    const gz = await raw('gzip, deflate');
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(zlib.gunzipSync(gz.body).toString()).toBe(text);
+    expect(gz.body.length).toBeLessThan(plain.body.length / 2);
+    const br = await raw('gzip, deflate, br');
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(zlib.brotliDecompressSync(br.body).toString()).toBe(text);
+    // q=0 refuses a coding.
+    expect((await raw('br;q=0, gzip')).headers['content-encoding']).toBe('gzip');
+    expect((await raw('identity')).headers['content-encoding']).toBeUndefined();
+    // Memoised: the same version gives the same compressed bytes; a new part gives a new playlist.
+    expect((await raw('br')).body.equals(br.body)).toBe(true);
+    await ctx.addPart();
+    const after = await raw();
+    expect(after.body.toString()).not.toBe(text);
   });
 
   it('serves init, segments and byte ranges as immutable media', async () => {

@@ -39,18 +39,27 @@ describe('RenditionPipeline', () => {
     const infos: RenditionInfo[] = [];
     pipeline.on('info', (i) => infos.push(i));
     const origPublish = catalog.publish.bind(catalog);
+    /** Each announcement's preload hint, and the first part announced after it. */
+    const hints: { hint: string; next?: string }[] = [];
     catalog.publish = async (t) => {
       // Storage first, then the announcement: every part listed is already readable.
       for (const ev of t.pendingEvents()) {
         const name = ev.e === 'part' ? `part-${ev.msn}.${ev.i}.m4s` : ev.e === 'seg' ? `seg-${ev.msn}.m4s` : undefined;
         if (name) expect(await blobs.head(`live/s1/90p/${name}`)).not.toBeNull();
+        if (ev.e === 'part') for (const h of hints) h.next ??= `${ev.msn}.${ev.i}`;
       }
       await origPublish(t);
       const r = pipeline.state!;
       announced.push({ msn: r.current.msn, parts: r.current.parts.length, segments: r.segments.length });
+      const hint = r.hint ?? { msn: r.current.msn, part: r.current.parts.length };
+      if (!r.ended) hints.push({ hint: `${hint.msn}.${hint.part}` });
     };
     const bytes = liveLikeVideo(24);
-    for (let i = 0; i < bytes.length; i += 7000) pipeline.push(bytes.subarray(i, i + 7000));
+    // Fed in small chunks with pauses, as a pipe delivers frames: parts are announced one by one.
+    for (let i = 0; i < bytes.length; i += 1500) {
+      pipeline.push(bytes.subarray(i, i + 1500));
+      await new Promise((r) => setTimeout(r, 3));
+    }
     await pipeline.finish();
 
     const state = pipeline.state!;
@@ -65,6 +74,14 @@ describe('RenditionPipeline', () => {
     for (const s of state.segments) expect(keys).toContain(`seg-${s.msn}.m4s`);
     expect(keys.filter((k) => k.startsWith('part-100.'))).toEqual([]);
     expect(keys.some((k) => k.startsWith('part-111.'))).toBe(true);
+    // Every preload hint names the part that came next: never one that will not exist (§4.4.5.3).
+    const followed = hints.filter((h) => h.next);
+    expect(followed.length).toBeGreaterThan(60);
+    for (const h of followed) expect(h.hint).toBe(h.next);
+    // What a reader rebuilds from the catalog is what the packager holds.
+    const loaded = (await catalog.loadRendition('s1', '90p'))!;
+    expect(loaded.state.segments).toEqual(state.segments);
+    expect(loaded.state.ended).toBe(true);
     // Announcements only move forward.
     for (let i = 1; i < announced.length; i++) {
       const [a, b] = [announced[i - 1], announced[i]];
