@@ -1,13 +1,14 @@
 /**
- * `npm run bench [-- live|latency|player|ladder|edge [edge scenarios…]]`: with no argument runs the
- * live benchmarks then the edge benchmark; otherwise the one named. Reports go to stdout, progress to
+ * `npm run bench [-- live|latency|player|ladder|edge [edge scenarios…]|scale [scale scenarios…]]`: with
+ * no argument runs the live, edge and scale benchmarks; otherwise the one named. Reports go to stdout, progress to
  * stderr, raw results to bench/results/. Missed targets are results, not failures: the exit code only
  * says whether every run worked.
  */
 import { runEdgeBenchCli } from './edge/main.js';
 import { LIVE_SCENARIOS, runLiveBenchCli } from './live/main.js';
+import { runScaleBenchCli } from './scale/main.js';
 
-const USAGE = 'usage: node dist/bench/run.js [live | latency | player | ladder | edge [hits|cold|blocked|viewers ...]]';
+const USAGE = 'usage: node dist/bench/run.js [live | latency | player | ladder | edge [hits|cold|blocked|viewers ...] | scale [catalog|render|blocking|packager ...]]';
 
 /** Runs what `args` names; resolves to the process exit code. */
 export async function runBench(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -15,7 +16,7 @@ export async function runBench(args: string[], env: NodeJS.ProcessEnv = process.
   const live = (liveArgs: string[]) => runLiveBenchCli(env, liveArgs);
   if (what === undefined) {
     let failed = false;
-    for (const step of [() => live([]), () => runEdgeBenchCli(env, [])]) {
+    for (const step of [() => live([]), () => runEdgeBenchCli(env, []), () => runScaleBenchCli(env, [])]) {
       try {
         await step();
       } catch (err) {
@@ -25,6 +26,10 @@ export async function runBench(args: string[], env: NodeJS.ProcessEnv = process.
       }
     }
     return failed ? 1 : 0;
+  }
+  if (what === 'scale') {
+    await runScaleBenchCli(env, rest);
+    return 0;
   }
   if (what === 'edge') {
     await runEdgeBenchCli(env, rest);

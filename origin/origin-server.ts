@@ -40,6 +40,7 @@ export class OriginServer {
   private readonly requests: Counter<'kind' | 'status'>;
   private readonly held: Gauge;
   private readonly waitSeconds: Histogram<'kind'>;
+  private readonly counted = new Map<string, ReturnType<Counter<'kind' | 'status'>['labels']>>();
 
   constructor(
     private readonly deps: OriginDeps,
@@ -94,7 +95,10 @@ export class OriginServer {
       res.end();
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://origin');
+    // Split by hand: a URL object per request is measurable on the blocking-reload hot path.
+    const raw = req.url ?? '/';
+    const q = raw.indexOf('?');
+    const url = { pathname: q < 0 ? raw : raw.slice(0, q), searchParams: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
     if (url.pathname === '/healthz') return sendText(res, 200, 'ok\n', 'text/plain', 'no-store');
     if (url.pathname === TIME_PATH) return sendText(res, 200, new Date().toISOString(), 'text/plain', 'no-store');
     if (url.pathname === '/metrics') {
@@ -123,7 +127,11 @@ export class OriginServer {
   }
 
   private count(kind: string, status: number): void {
-    this.requests.inc({ kind, status: String(status) });
+    // Label children cached per (kind, status): prom-client hashes a label object on every inc().
+    const key = `${kind} ${status}`;
+    let child = this.counted.get(key);
+    if (!child) this.counted.set(key, (child = this.requests.labels(kind, String(status))));
+    child.inc();
   }
 
   /**
@@ -218,7 +226,7 @@ export class OriginServer {
       }
       const started = performance.now();
       const ready = await this.view.waitFor(id, rendition, (s) => hasPart(s, msn, part), this.holdTimeoutMs(state.targetDuration));
-      this.waitSeconds.observe({ kind: 'playlist' }, (performance.now() - started) / 1000);
+      this.waitSeconds.labels('playlist').observe((performance.now() - started) / 1000);
       if (!ready) {
         res.setHeader('Retry-After', '1');
         return sendProblem(res, 503, 'BLOCKING_TIMEOUT', `part ${msn}.${part ?? 0} did not appear in time`);
@@ -241,13 +249,8 @@ export class OriginServer {
   private async siblings(id: string, rendition: string): Promise<RenditionState[]> {
     const stream = await this.view.stream(id);
     if (!stream) return [];
-    const out: RenditionState[] = [];
-    for (const r of stream.renditions) {
-      if (r.name === rendition) continue;
-      const s = await this.view.rendition(id, r.name);
-      if (s) out.push(s);
-    }
-    return out;
+    const states = await Promise.all(stream.renditions.filter((r) => r.name !== rendition).map((r) => this.view.rendition(id, r.name)));
+    return states.filter((s): s is RenditionState => s !== null);
   }
 
   private holdTimeoutMs(targetDurationSeconds: number): number {
@@ -261,7 +264,7 @@ export class OriginServer {
     if (state && !state.ended && !hasPart(state, path.msn, path.part) && !tooFarAhead(state, path.msn, path.part)) {
       const started = performance.now();
       const ready = await this.view.waitFor(path.id, path.rendition, (s) => hasPart(s, path.msn, path.part), this.holdTimeoutMs(state.targetDuration));
-      this.waitSeconds.observe({ kind: 'part' }, (performance.now() - started) / 1000);
+      this.waitSeconds.labels('part').observe((performance.now() - started) / 1000);
       if (!ready) {
         res.setHeader('Retry-After', '1');
         return sendProblem(res, 503, 'BLOCKING_TIMEOUT', `part ${path.msn}.${path.part} did not appear in time`);

@@ -63,6 +63,8 @@ export interface WrkOptions {
   threads: number;
   connections: number;
   seconds: number;
+  /** Request headers, as `Name: value`. */
+  headers?: string[];
 }
 
 /** Runs wrk once and returns its parsed summary. */
@@ -71,7 +73,7 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   const script = path.join(dir, 'report.lua');
   try {
     await fs.writeFile(script, WRK_REPORT_LUA);
-    const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--timeout', '5s', '-s', script, o.url];
+    const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--timeout', '5s', ...(o.headers ?? []).flatMap((h) => ['-H', h]), '-s', script, o.url];
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(o.binary, args, { maxBuffer: 1 << 20, timeout: (o.seconds + 30) * 1000 }, (err, out, errOut) => {
         if (err) reject(new Error(`wrk failed: ${err.message}\n${errOut}`));
