@@ -20,7 +20,8 @@ const oneWayFlow = {
   create(context) {
     const file = context.filename;
     const from = moduleOf(file);
-    const isTest = /\.(test|contract)\.ts$/.test(file) || file.includes(`${path.sep}test-support${path.sep}`);
+    // Tests, test support and benchmarks may use platform/test-support (throwaway servers).
+    const isTest = /\.(test|contract)\.ts$/.test(file) || file.includes(`${path.sep}test-support${path.sep}`) || path.relative(ROOT, file).startsWith(`bench${path.sep}`);
     function check(node, source, typeOnly) {
       if (!source.startsWith('.')) return;
       const target = path.resolve(path.dirname(file), source);

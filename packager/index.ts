@@ -3,6 +3,8 @@ export * from './contract.js';
 export { LiveCatalog, type CatalogChange, type LoadedRendition, type PublishableTimeline } from './live/live-catalog.js';
 export { foldRenditionEvent, openRenditionState } from './live/rendition-fold.js';
 export { LivePackager, type LivePackagerDeps, type LivePackagerTopics } from './live/live-packager.js';
+export { RenditionPipeline, type RenditionPipelineConfig } from './live/rendition-pipeline.js';
+export { createLiveMetrics, type LiveMetrics } from './live/live-session.js';
 export * from './manifest/index.js';
 export { RenditionTimeline, type TimelineInit } from './live/rendition-timeline.js';
 export { ffmpegLadderArgs, LadderProcess, LadderSupervisor, probeSource, ProbeError, type LadderOutput, type LadderArgs, type LadderInput } from './ladder/index.js';
