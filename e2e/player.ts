@@ -131,6 +131,8 @@ export interface DashPlaybackReport {
   /** dash.js's live latency estimate, seconds. */
   latency: number | null;
   stalls: number;
+  /** Media time where playback started, seconds. */
+  start: number;
 }
 
 /** Plays an MPD with dash.js (low-latency catch-up on) for `seconds` after playback starts. */
@@ -139,6 +141,6 @@ export function playWithDashJs(src: string, seconds: number): Promise<DashPlayba
     const w = window as any;
     const v = document.getElementById('v') as HTMLVideoElement;
     const latency = w.player.getCurrentLiveLatency();
-    return { fatalErrors: w.report.fatalErrors, played: v.currentTime - w.report.start, latency: Number.isFinite(latency) ? latency : null, stalls: w.report.stalls };
+    return { fatalErrors: w.report.fatalErrors, played: v.currentTime - w.report.start, latency: Number.isFinite(latency) ? latency : null, stalls: w.report.stalls, start: w.report.start };
   });
 }

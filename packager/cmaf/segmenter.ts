@@ -23,6 +23,8 @@ export interface CmafSegmenterConfig {
   gridOrigin?: number;
   /** How early before a grid point a video keyframe may still cut a segment. Default a quarter of the segment target. */
   keyframeToleranceSeconds?: number;
+  /** Makes one part's bytes from its chunks (default: concatenated, one chunk per fragment). */
+  joinChunks?: (chunks: Buffer[]) => Buffer;
 }
 
 /** What the segmenter needs of a fragment (an Fmp4Fragment fits). */
@@ -245,7 +247,7 @@ export class CmafSegmenter extends EventEmitter<CmafSegmenterEvents> {
     const out: CmafPart = {
       msn: seg.msn,
       partIndex: seg.parts.length,
-      bytes: part.fragments.length === 1 ? part.fragments[0] : Buffer.concat(part.fragments),
+      bytes: part.fragments.length === 1 ? part.fragments[0] : (this.config.joinChunks?.(part.fragments) ?? Buffer.concat(part.fragments)),
       duration: part.durationTicks / this.config.timescale,
       durationTicks: part.durationTicks,
       decodeTime: part.decodeTime,

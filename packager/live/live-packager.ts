@@ -115,7 +115,7 @@ export class LivePackager {
       const endedAtMs = Date.now();
       await this.deps.bus.publish('packager.session.ended', { streamId, sessionId: session.sessionId, endedAtMs });
       try {
-        const rec = await writeRecording(this.deps.blobs, session.streamState(), [...pipelines.values()]);
+        const rec = await writeRecording(this.deps.blobs, session.streamState(), [...pipelines.values()], session.recordingId);
         if (rec) {
           await this.deps.bus.publish('packager.recording.ready', {
             streamId,

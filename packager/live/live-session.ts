@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { BlobStore, Config, Logger, Rung } from '../../platform/index.js';
 import type { IngestTopics } from '../../ingest/index.js';
@@ -60,6 +61,8 @@ export interface LiveSessionDeps {
 export class LiveSession {
   readonly sessionId: string;
   readonly startedAtMs: number;
+  /** Asset id of the session's recording: segments leaving the DVR window move under `vod/{recordingId}/`. */
+  readonly recordingId = crypto.randomUUID();
   private supervisor?: LadderSupervisor;
   private pipelines = new Map<string, RenditionPipeline>();
   private renditions: RenditionInfo[] = [];
@@ -210,6 +213,7 @@ export class LiveSession {
             dvrWindowSeconds: this.config.live.dvrWindowSeconds,
             firstMsn: Math.floor(this.startedAtMs / 1000),
             clock: { runOffsetSeconds: (raw) => this.runOffsetSeconds(raw), wallClockMs: (s) => this.wallClockMs(s) },
+            recordingPrefix: `vod/${this.recordingId}/${out.name}`,
           },
         );
         p.on('info', (info) => void this.onRenditionInfo(info));

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { BlobStore } from '../../platform/index.js';
-import type { RenditionState, StreamState } from '../contract.js';
+import type { RenditionState, SegmentEntry, StreamState } from '../contract.js';
 import { segmentName } from '../manifest/paths.js';
 import { toRenditionPlaylist, toStreamMpd, toStreamMultivariant } from '../manifest/from-catalog.js';
 
@@ -8,6 +8,10 @@ import { toRenditionPlaylist, toStreamMpd, toStreamMultivariant } from '../manif
 export interface RecordedRendition {
   readonly state: RenditionState | undefined;
   readonly initKey: string | undefined;
+  /** Every segment of the session, oldest first; default the DVR window's. */
+  readonly recordedSegments?: readonly SegmentEntry[];
+  /** Where a segment is stored now; default the live rendition folder. */
+  segmentKey?(msn: number): string;
 }
 
 /** A recording written under `vod/{assetId}/`. */
@@ -20,28 +24,38 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 const COPY_CONCURRENCY = 8;
 
 /**
- * Turns a finished live session into an on-demand asset: its segments and init segments are copied
- * to `vod/{assetId}/{rendition}/`, with a VOD media playlist per rendition, a multivariant playlist
- * and a static MPD. Copies (rather than references) so the live DVR window can be trimmed freely.
+ * Turns a finished live session into an on-demand asset: every segment of the session (those that
+ * left the DVR window were moved there as the stream ran) and the init segments end up under
+ * `vod/{assetId}/{rendition}/`, with a VOD media playlist per rendition, a multivariant playlist and a
+ * static MPD. Copies (rather than references) so the live window is trimmed freely.
  * Returns undefined when the session produced no complete segment.
  */
 export async function writeRecording(blobs: BlobStore, stream: StreamState, renditions: RecordedRendition[], assetId: string = crypto.randomUUID()): Promise<Recording | undefined> {
-  const done = renditions.filter((r): r is { state: RenditionState; initKey: string } => Boolean(r.state && r.initKey && r.state.segments.length));
-  if (done.length === 0) return undefined;
   const root = `vod/${assetId}`;
+  // The whole session, not just the DVR window: a recording plays from the start of the stream.
+  const done = renditions
+    .filter((r): r is RecordedRendition & { state: RenditionState; initKey: string } => Boolean(r.state && r.initKey))
+    .map((r) => ({ r, state: { ...r.state, segments: [...(r.recordedSegments ?? r.state.segments)], discontinuitySequence: 0, ended: true } }))
+    .filter(({ state }) => state.segments.length > 0);
+  if (done.length === 0) return undefined;
   let duration = 0;
-  for (const { state, initKey } of done) {
+  for (const { r, state } of done) {
     const src = `live/${state.streamId}/${state.rendition}`;
     const dst = `${root}/${state.rendition}`;
-    await copy(blobs, initKey, `${dst}/${state.initName}`);
-    const queue = state.segments.map((s) => () => copy(blobs, `${src}/${segmentName(s.msn)}`, `${dst}/${segmentName(s.msn)}`));
+    await copy(blobs, r.initKey, `${dst}/${state.initName}`);
+    const queue = state.segments.map((s) => async () => {
+      const from = r.segmentKey?.(s.msn) ?? `${src}/${segmentName(s.msn)}`;
+      const to = `${dst}/${segmentName(s.msn)}`;
+      // Segments that left the DVR window were moved here while the stream ran.
+      if (from !== to) await copy(blobs, from, to);
+    });
     await runLimited(queue, COPY_CONCURRENCY);
-    const playlist = toRenditionPlaylist({ ...state, ended: true }, { playlistType: 'VOD' });
+    const playlist = toRenditionPlaylist(state, { playlistType: 'VOD' });
     await blobs.put(`${dst}/index.m3u8`, Buffer.from(playlist), { contentType: 'application/vnd.apple.mpegurl', cacheControl: IMMUTABLE });
     if (state.kind === 'video') duration = Math.max(duration, state.segments.reduce((a, s) => a + s.duration, 0));
   }
   const recorded: StreamState = { ...stream, ended: true, renditions: stream.renditions.filter((r) => done.some((d) => d.state.rendition === r.name)) };
-  const states = done.map((d) => ({ ...d.state, ended: true }));
+  const states = done.map((d) => d.state);
   await blobs.put(`${root}/master.m3u8`, Buffer.from(toStreamMultivariant(recorded)), { contentType: 'application/vnd.apple.mpegurl', cacheControl: IMMUTABLE });
   await blobs.put(`${root}/manifest.mpd`, Buffer.from(toStreamMpd(recorded, states, Date.now())), { contentType: 'application/dash+xml', cacheControl: IMMUTABLE });
   return { assetId, durationSeconds: Math.round(duration * 1000) / 1000 };

@@ -106,6 +106,22 @@ describe('playlists from the live catalog state', () => {
     expect(audio[0].uri).toBe('audio/seg-0.m4s');
   });
 
+  it('starts a static MPD (a recording) at its first segment however far into the session that is', () => {
+    // A window that slid: the first listed segment is two hours into the session's media timeline.
+    const late = all.map((r) => {
+      const c = structuredClone(r);
+      for (const seg of c.segments) seg.startTime += 7200 * c.timescale;
+      return c;
+    });
+    const xml = toStreamMpd({ ...stream, ended: true }, late, T0 + 7000);
+    expect(xml).toContain('type="static"');
+    expect(xml).toContain('presentationTimeOffset="110592000"');
+    const m = mpdParser.parse(xml, { manifestUri: 'http://h/vod/a1/manifest.mpd', NOW: T0 + 7000, clientOffset: 0 });
+    expect(m.playlists[0].segments.map((x) => x.presentationTime)).toEqual([0, 2, 4]);
+    const audio = Object.values(m.mediaGroups.AUDIO.audio)[0].playlists[0].segments;
+    expect(audio.map((x) => x.presentationTime)).toEqual([0, 2, 4]);
+  });
+
   it('keeps a timeline that continues (with a gap) across a discontinuity in one Period', () => {
     const resumed = all.map((r) => {
       const c = structuredClone(r);
