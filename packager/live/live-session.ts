@@ -22,6 +22,10 @@ export interface LiveMetrics {
   partDelay: Histogram<'rendition_kind'>;
   parts: Counter<'rendition_kind'>;
   sessions: Gauge;
+  /** Writes waiting in every rendition pipeline's chain. */
+  queueDepth: Gauge;
+  /** Parts dropped because storage or the catalog did not keep up. */
+  droppedParts: Counter<'rendition_kind'>;
 }
 
 /** Creates the live packager's metrics in a registry. */
@@ -40,6 +44,8 @@ export function createLiveMetrics(registry: Registry): LiveMetrics {
     }),
     parts: new Counter({ name: 'packager_parts_written_total', help: 'LL-HLS parts written', labelNames: ['rendition_kind'], registers }),
     sessions: new Gauge({ name: 'packager_live_sessions', help: 'Live sessions being packaged', registers }),
+    queueDepth: new Gauge({ name: 'packager_write_queue_depth', help: 'Part, segment and announcement writes waiting for storage or the catalog', registers }),
+    droppedParts: new Counter({ name: 'packager_dropped_parts_total', help: 'Parts dropped (whole segments) because storage or the catalog did not keep up', labelNames: ['rendition_kind'], registers }),
   };
 }
 
@@ -203,7 +209,7 @@ export class LiveSession {
       let p = this.pipelines.get(out.name);
       if (!p) {
         p = new RenditionPipeline(
-          { blobs: this.deps.blobs, catalog: this.deps.catalog, logger: this.log, metrics: this.deps.metrics },
+          { blobs: this.deps.blobs, catalog: this.deps.catalog, logger: this.log, metrics: this.deps.metrics, onInfo: (info) => this.onRenditionInfo(info) },
           {
             streamId: this.streamId,
             sessionId: this.sessionId,
@@ -216,7 +222,6 @@ export class LiveSession {
             recordingPrefix: `vod/${this.recordingId}/${out.name}`,
           },
         );
-        p.on('info', (info) => void this.onRenditionInfo(info));
         this.pipelines.set(out.name, p);
       } else {
         p.restart(discontinuity);

@@ -5,7 +5,7 @@ import { FsBlobStore, MemoryLiveState, createLogger, createMetricsRegistry } fro
 import { tempDir } from '../../platform/test-support/env.js';
 import { LiveCatalog } from './live-catalog.js';
 import { createLiveMetrics } from './live-session.js';
-import { RenditionPipeline } from './rendition-pipeline.js';
+import { MAX_QUEUED_WRITES, RenditionPipeline } from './rendition-pipeline.js';
 import type { RenditionInfo } from '../contract.js';
 
 /** 24 s of 160x90 video as the live ladder writes it: fMP4, one fragment per frame, keyframes every 2 s. */
@@ -24,8 +24,9 @@ describe('RenditionPipeline', () => {
     const blobs = new FsBlobStore(dir);
     const catalog = new LiveCatalog(new MemoryLiveState());
     const announced: { msn: number; parts: number; segments: number }[] = [];
+    const infos: RenditionInfo[] = [];
     const pipeline = new RenditionPipeline(
-      { blobs, catalog, logger: createLogger('silent'), metrics: createLiveMetrics(createMetricsRegistry(false)) },
+      { blobs, catalog, logger: createLogger('silent'), metrics: createLiveMetrics(createMetricsRegistry(false)), onInfo: async (i) => void infos.push(i) },
       {
         streamId: 's1',
         output: { name: '90p', kind: 'video', fd: 3, height: 90, width: 160, videoBitrateKbps: 100, fps: 30 },
@@ -36,8 +37,6 @@ describe('RenditionPipeline', () => {
         clock: { runOffsetSeconds: () => 0, wallClockMs: (t) => 1_700_000_000_000 + t * 1000 },
       },
     );
-    const infos: RenditionInfo[] = [];
-    pipeline.on('info', (i) => infos.push(i));
     const origPublish = catalog.publish.bind(catalog);
     /** Each announcement's preload hint, and the first part announced after it. */
     const hints: { hint: string; next?: string }[] = [];
@@ -46,6 +45,8 @@ describe('RenditionPipeline', () => {
       for (const ev of t.pendingEvents()) {
         const name = ev.e === 'part' ? `part-${ev.msn}.${ev.i}.m4s` : ev.e === 'seg' ? `seg-${ev.msn}.m4s` : undefined;
         if (name) expect(await blobs.head(`live/s1/90p/${name}`)).not.toBeNull();
+        // The rendition is described (with a measured bitrate) before its first segment is listed.
+        if (ev.e === 'seg') expect(infos.length).toBeGreaterThan(0);
         if (ev.e === 'part') for (const h of hints) h.next ??= `${ev.msn}.${ev.i}`;
       }
       await origPublish(t);
@@ -68,6 +69,22 @@ describe('RenditionPipeline', () => {
     for (const s of state.segments) expect(s.duration).toBeCloseTo(2, 1);
     expect(state.segments[1].programDateTimeMs).toBe(1_700_000_000_000 + 2000);
     expect(infos[0]).toMatchObject({ name: '90p', kind: 'video', codec: expect.stringMatching(/^avc1\./), width: 160, height: 90 });
+    // BANDWIDTH covers the peak segment bitrate; AVERAGE-BANDWIDTH is the measured average (RFC 8216bis §4.4.6.2).
+    const rates: number[] = [];
+    let bits = 0;
+    let secs = 0;
+    for (const seg of state.segments) {
+      const size = (await blobs.head(`live/s1/90p/seg-${seg.msn}.m4s`))!.size;
+      rates.push((size * 8) / seg.duration);
+      bits += size * 8;
+      secs += seg.duration;
+    }
+    const last = infos.at(-1)!;
+    expect(last.bandwidth).toBeGreaterThanOrEqual(Math.max(...rates));
+    expect(last.bandwidth).toBeLessThan(Math.max(...rates) * 1.1 + 1000);
+    expect(last.averageBandwidth! / (bits / secs)).toBeCloseTo(1, 1);
+    // Announced again only when a segment went above the advertised peak, not every segment.
+    expect(infos.length).toBeLessThan(state.segments.length);
     expect(await blobs.head(`live/s1/90p/${state.initName}`)).not.toBeNull();
     // Every segment is stored and equals its parts; parts of old segments are gone, recent ones kept.
     const keys = (await blobs.list('live/s1/90p/')).map((b) => path.basename(b.key));
@@ -87,5 +104,60 @@ describe('RenditionPipeline', () => {
       const [a, b] = [announced[i - 1], announced[i]];
       expect(b.msn > a.msn || (b.msn === a.msn && b.parts >= a.parts)).toBe(true);
     }
+  }, 60_000);
+
+  it('bounds its write queue when storage stalls: drops whole segments, then resumes after a discontinuity', async () => {
+    const dir = await tempDir('pipeline-slow-');
+    const fast = new FsBlobStore(dir);
+    let stalled = true;
+    // Storage that stalls (as a struggling S3 would) until the test lets it go.
+    const blobs = Object.create(fast) as FsBlobStore;
+    blobs.put = async (...args: Parameters<FsBlobStore['put']>) => {
+      while (stalled) await new Promise((r) => setTimeout(r, 20));
+      return fast.put(...args);
+    };
+    const registry = createMetricsRegistry(false);
+    const metrics = createLiveMetrics(registry);
+    const catalog = new LiveCatalog(new MemoryLiveState());
+    const pipeline = new RenditionPipeline(
+      { blobs, catalog, logger: createLogger('silent'), metrics },
+      {
+        streamId: 's2',
+        output: { name: '90p', kind: 'video', fd: 3, height: 90, width: 160, videoBitrateKbps: 100, fps: 30 },
+        partTarget: 0.334,
+        segmentTarget: 2,
+        dvrWindowSeconds: 3600,
+        firstMsn: 1,
+        clock: { runOffsetSeconds: () => 0, wallClockMs: (t) => 1_700_000_000_000 + t * 1000 },
+      },
+    );
+    // 40 s of media arrive while nothing can be written.
+    const bytes = liveLikeVideo(40);
+    let maxDepth = 0;
+    for (let i = 0; i < bytes.length; i += 4000) {
+      pipeline.push(bytes.subarray(i, i + 4000));
+      maxDepth = Math.max(maxDepth, pipeline.queueDepth);
+    }
+    // Bounded: at most one segment's writes past the limit, however long storage stalls.
+    expect(maxDepth).toBeLessThanOrEqual(MAX_QUEUED_WRITES + 8);
+    const dropped = (await registry.getSingleMetric('packager_dropped_parts_total')!.get()).values.reduce((a, v) => a + v.value, 0);
+    expect(dropped).toBeGreaterThan(30);
+    expect((await registry.getSingleMetric('packager_write_queue_depth')!.get()).values[0].value).toBe(pipeline.queueDepth);
+    // Storage recovers; new media continues the stream after a discontinuity.
+    stalled = false;
+    await new Promise((r) => setTimeout(r, 50));
+    const more = liveLikeVideo(8);
+    pipeline.restart(false);
+    for (let i = 0; i < more.length; i += 4000) pipeline.push(more.subarray(i, i + 4000));
+    await pipeline.finish();
+    const state = pipeline.state!;
+    // Listed segments are whole: every segment with parts has parts that add up to it.
+    for (const seg of state.segments) {
+      if (seg.parts) expect(seg.parts.reduce((a, p) => a + p.duration, 0)).toBeCloseTo(seg.duration, 2);
+      expect(await fast.head(`live/s2/90p/seg-${seg.msn}.m4s`)).not.toBeNull();
+    }
+    expect(state.segments.length).toBeLessThan(24);
+    expect(state.segments.some((x) => x.discontinuity)).toBe(true);
+    expect(pipeline.queueDepth).toBe(0);
   }, 60_000);
 });

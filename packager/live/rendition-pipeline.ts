@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { BlobStore, Logger } from '../../platform/index.js';
 import type { RenditionInfo, SegmentEntry } from '../contract.js';
 import type { LadderOutput } from '../ladder/ffmpeg-ladder-args.js';
@@ -22,6 +21,11 @@ const PART_RETENTION_SEGMENTS = 8;
  * can still fetch it.
  */
 const SEGMENT_RETENTION_SEGMENTS = 8;
+/**
+ * Writes waiting behind slow storage or Redis before whole segments are dropped (about 15 s of media
+ * at the default part target): memory stays bounded, and the stream goes on after a discontinuity.
+ */
+export const MAX_QUEUED_WRITES = 64;
 
 /** Static settings of one rendition pipeline. */
 export interface RenditionPipelineConfig {
@@ -47,9 +51,17 @@ export interface SessionClock {
   wallClockMs(sessionSeconds: number): number;
 }
 
-/** Events of a pipeline. */
-export interface RenditionPipelineEvents {
-  info: [info: RenditionInfo];
+/** What a pipeline needs. */
+export interface RenditionPipelineDeps {
+  blobs: BlobStore;
+  catalog: LiveCatalog;
+  logger: Logger;
+  metrics: LiveMetrics;
+  /**
+   * The rendition's description changed (its first segment, or a segment above the advertised peak
+   * bitrate): published before the segment that measured it is announced.
+   */
+  onInfo?: (info: RenditionInfo) => Promise<void>;
 }
 
 /**
@@ -57,7 +69,7 @@ export interface RenditionPipelineEvents {
  * (parts, segments, init) → timeline → live catalog. Storage first, then the announcement, so no reader
  * sees a part that is not there. Writes are serialised to keep announcements in order.
  */
-export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
+export class RenditionPipeline {
   private parser: Fmp4StreamParser;
   private segmenter?: CmafSegmenter;
   private timeline?: RenditionTimeline;
@@ -80,14 +92,23 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
   private movedCount = 0;
   /** Segments copied to the recording and deleted from live storage. */
   private readonly inRecording = new Set<number>();
+  /** Jobs in the write chain. */
+  private queued = 0;
+  /** The segment being cut now is dropped (the chain was over MAX_QUEUED_WRITES when it started). */
+  private droppingSegment = false;
+  /** Segment bitrate measurements: the peak, what was advertised, and the running totals. */
+  private peak = 0;
+  private advertised?: number;
+  private advertisedAverage?: number;
+  private bits = 0;
+  private seconds = 0;
   /** Moves out of live storage, in order, off the path of parts. */
   private trimChain: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly deps: { blobs: BlobStore; catalog: LiveCatalog; logger: Logger; metrics: LiveMetrics },
+    private readonly deps: RenditionPipelineDeps,
     private readonly config: RenditionPipelineConfig,
   ) {
-    super();
     this.prefix = `live/${config.streamId}/${config.output.name}`;
     this.parser = this.newParser();
   }
@@ -182,7 +203,6 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
       });
       const key = `${this.prefix}/${this.initName}`;
       this.enqueue(() => this.deps.blobs.put(key, bytes, { contentType: 'video/mp4', cacheControl: IMMUTABLE }));
-      this.enqueue(async () => this.emit('info', this.info()));
     }
     if (this.discontinuityNext) {
       this.timeline?.markDiscontinuity();
@@ -218,6 +238,20 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
     const timeline = this.timeline;
     const track = this.track;
     if (!timeline || !track) return;
+    // Backpressure is decided at segment starts, so a segment is listed whole or not at all.
+    if (p.partIndex === 0) {
+      const wasDropping = this.droppingSegment;
+      this.droppingSegment = this.queued > MAX_QUEUED_WRITES;
+      if (this.droppingSegment && !wasDropping) this.deps.logger.warn({ rendition: this.config.output.name, queued: this.queued }, 'storage is not keeping up: dropping segments until it does');
+      if (wasDropping && !this.droppingSegment) {
+        this.deps.logger.warn({ rendition: this.config.output.name }, 'storage caught up: resuming after a discontinuity');
+        this.enqueue(async () => timeline.markDiscontinuity());
+      }
+    }
+    if (this.droppingSegment) {
+      this.deps.metrics.droppedParts.inc({ rendition_kind: track.kind });
+      return;
+    }
     const pdt = this.config.clock.wallClockMs(p.decodeTime / track.timescale);
     const kind = track.kind;
     // The segmenter has already seen this part's end: it knows whether the next part opens a segment.
@@ -239,11 +273,12 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
 
   private onSegment(s: CmafSegment): void {
     const timeline = this.timeline;
-    if (!timeline) return;
+    if (!timeline || this.droppingSegment) return;
     this.closesQueued++;
     this.enqueue(async () => {
       this.closesQueued--;
       await this.deps.blobs.put(`${this.prefix}/seg-${timeline.msn}.m4s`, s.bytes, { contentType: 'video/iso.segment', cacheControl: IMMUTABLE });
+      await this.measure(s.bytes.length, s.duration);
       const closed = timeline.closeSegment(s.duration);
       this.recorded.push(closed);
       await this.deps.catalog.publish(timeline);
@@ -287,18 +322,37 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
     void Promise.all(keys.map((k) => this.deps.blobs.delete(k))).catch((err) => this.deps.logger.warn({ err, msn }, 'deleting old parts failed'));
   }
 
-  /** What the multivariant playlist says about this rendition. */
-  private info(): RenditionInfo {
+  /**
+   * Records a complete segment's bitrate. RFC 8216bis §4.4.6.2: BANDWIDTH is the peak segment bitrate
+   * and MUST cover every segment; AVERAGE-BANDWIDTH the average. The first segment announces the
+   * rendition; a segment above the advertised peak (or an average 10% off) announces it again, before
+   * that segment is listed.
+   */
+  private async measure(bytes: number, seconds: number): Promise<void> {
+    if (!(seconds > 0)) return;
+    const rate = (bytes * 8) / seconds;
+    this.bits += bytes * 8;
+    this.seconds += seconds;
+    const average = this.bits / this.seconds;
+    const drifted = this.advertisedAverage !== undefined && Math.abs(average - this.advertisedAverage) > 0.1 * this.advertisedAverage;
+    if (this.advertised !== undefined && rate <= this.advertised && !drifted) return;
+    this.peak = Math.max(this.peak, rate);
+    // Rounded up to 1 kb/s steps with 5% headroom, so small rises do not re-announce the stream every segment.
+    this.advertised = Math.ceil((this.peak * 1.05) / 1000) * 1000;
+    this.advertisedAverage = average;
+    await this.deps.onInfo?.(this.info());
+  }
+
+  /** What the multivariant playlist and MPD say about this rendition, from what was measured so far. */
+  info(): RenditionInfo {
     const o = this.config.output;
     const t = this.track!;
-    const nominal = o.kind === 'video' ? (o.videoBitrateKbps ?? 2000) * 1000 : (o.audioBitrateKbps ?? 128) * 1000;
     return {
       name: o.name,
       kind: t.kind,
       codec: t.codec,
-      // BANDWIDTH must cover the peak segment bitrate (§4.4.6.2); use the configured rate plus container headroom.
-      bandwidth: Math.round(nominal * 1.25),
-      averageBandwidth: Math.round(nominal * 1.05),
+      bandwidth: this.advertised ?? 0,
+      averageBandwidth: Math.round(this.bits / Math.max(this.seconds, 1e-9)),
       width: t.width ?? o.width,
       height: t.height ?? o.height,
       frameRate: o.fps,
@@ -308,10 +362,23 @@ export class RenditionPipeline extends EventEmitter<RenditionPipelineEvents> {
     };
   }
 
+  /** Writes waiting now (parts, segments, announcements), across renditions in packager_write_queue_depth. */
+  get queueDepth(): number {
+    return this.queued;
+  }
+
   private enqueue(job: () => Promise<unknown>): void {
-    this.chain = this.chain.then(job).then(
-      () => undefined,
-      (err) => this.deps.logger.error({ err, rendition: this.config.output.name }, 'writing media failed'),
-    );
+    this.queued++;
+    this.deps.metrics.queueDepth.inc();
+    this.chain = this.chain
+      .then(job)
+      .then(
+        () => undefined,
+        (err) => this.deps.logger.error({ err, rendition: this.config.output.name }, 'writing media failed'),
+      )
+      .finally(() => {
+        this.queued--;
+        this.deps.metrics.queueDepth.dec();
+      });
   }
 }
