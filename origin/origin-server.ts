@@ -173,12 +173,18 @@ export class OriginServer {
     const version = versionOf(stream, states as RenditionState[]);
     const mpd = this.memo.get(`${id} mpd`, version, () =>
       toStreamMpd(stream, states as RenditionState[], Date.now(), {
-        minimumUpdatePeriod: stream.segmentTarget,
-        // Segments are served while they grow (serveSegment), so players may ask once the first part exists.
+        // Low-latency DASH: the segment being produced is listed and served as it grows (serveSegment).
+        growing: true,
+        // With a SegmentTimeline a player learns of the next segment from an MPD update: refresh often
+        // enough that it hears of a segment within a part or two of its start (the MPD is memoised).
+        minimumUpdatePeriod: Math.max(0.25, 1.5 * stream.partTarget),
+        // Players may ask for a listed segment once its first part exists.
         availabilityTimeOffset: stream.segmentTarget - stream.partTarget,
         // ServiceDescription: DASH players (dash.js) aim here instead of suggestedPresentationDelay.
-        targetLatency: 2 * stream.segmentTarget,
-        suggestedPresentationDelay: 3 * stream.segmentTarget,
+        targetLatency: dashTargetLatency(stream.partTarget),
+        latencyRange: { min: 0.5 * dashTargetLatency(stream.partTarget), max: 2 * dashTargetLatency(stream.partTarget) },
+        playbackRate: { min: 0.9, max: 1.1 },
+        suggestedPresentationDelay: dashTargetLatency(stream.partTarget),
         utcTiming: { schemeIdUri: 'urn:mpeg:dash:utc:http-iso:2014', value: TIME_PATH },
       }),
     );
@@ -326,6 +332,14 @@ export class OriginServer {
     res.end(req.method === 'HEAD' ? undefined : obj.body);
     return status;
   }
+}
+
+/**
+ * The live latency a DASH player should hold, seconds: a few parts of buffer over the chunked segment
+ * being produced (DASH-IF low-latency modes), 1.5 s at the default 1/3 s parts.
+ */
+export function dashTargetLatency(partTarget: number): number {
+  return Math.max(1, Math.round(4.5 * partTarget * 10) / 10);
 }
 
 /** Identifies what a rendered text was made from: the stream's session and every rendition's catalog position. */

@@ -39,6 +39,8 @@ export interface DashAdaptationSet {
   /** Media time that maps to the Period start (the first decode time of the session). Default 0. */
   presentationTimeOffset?: number;
   lang?: string;
+  /** ProducerReferenceTime (§5.12): the wall clock (epoch ms) at which media time `presentationTime` was produced. */
+  producerReference?: { wallClockMs: number; presentationTime: number };
 }
 
 /** What the MPD describes. */
@@ -81,6 +83,9 @@ export interface MpdOptions {
   availabilityTimeOffset?: number;
   /** ServiceDescription Latency@target for low-latency players, seconds. */
   targetLatency?: number;
+  /** ServiceDescription Latency@min / @max, seconds, and PlaybackRate the player may use to hold the target. */
+  latencyRange?: { min: number; max: number };
+  playbackRate?: { min: number; max: number };
   initializationTemplate?: string;
   mediaTemplate?: string;
 }
@@ -158,7 +163,13 @@ export function toMpd(state: MpdState, opts: MpdOptions = {}): string {
 
   const lines = ['<?xml version="1.0" encoding="UTF-8"?>', `<MPD${attrs(mpd)}>`];
   if (dynamic && opts.targetLatency !== undefined) {
-    lines.push('  <ServiceDescription id="0">', `    <Latency${attrs([['target', Math.round(opts.targetLatency * 1000)]])}/>`, '  </ServiceDescription>');
+    const range = opts.latencyRange;
+    lines.push(
+      '  <ServiceDescription id="0">',
+      `    <Latency${attrs([['target', Math.round(opts.targetLatency * 1000)], ['max', range && Math.round(range.max * 1000)], ['min', range && Math.round(range.min * 1000)]])}/>`,
+    );
+    if (opts.playbackRate) lines.push(`    <PlaybackRate${attrs([['max', opts.playbackRate.max], ['min', opts.playbackRate.min]])}/>`);
+    lines.push('  </ServiceDescription>');
   }
   lines.push(`  <Period id="0" start="PT0S">`);
   state.adaptationSets.forEach((set, i) => adaptationSet(lines, set, i, dynamic, opts));
@@ -186,6 +197,12 @@ function adaptationSet(lines: string[], set: DashAdaptationSet, id: number, dyna
     );
   }
   lines.push(`    <AdaptationSet${attrs(head)}>`);
+  if (dynamic && set.producerReference) {
+    const pr = set.producerReference;
+    lines.push(`      <ProducerReferenceTime${attrs([['id', 0], ['type', 'encoder'], ['wallClockTime', iso(pr.wallClockMs)], ['presentationTime', pr.presentationTime]])}>`);
+    if (opts.utcTiming) lines.push(`        <UTCTiming${attrs([['schemeIdUri', opts.utcTiming.schemeIdUri], ['value', opts.utcTiming.value]])}/>`);
+    lines.push('      </ProducerReferenceTime>');
+  }
   const ato = dynamic ? opts.availabilityTimeOffset : undefined;
   const template: [string, string | number | undefined][] = [
     ['timescale', set.timescale],

@@ -106,6 +106,20 @@ describe('playlists from the live catalog state', () => {
     expect(audio[0].uri).toBe('audio/seg-0.m4s');
   });
 
+  it('lists the segment being produced for low-latency DASH once every representation has started it', () => {
+    const xml = toStreamMpd(stream, all, T0 + 7000, { growing: true, availabilityTimeOffset: 1.5, utcTiming: { schemeIdUri: 'urn:mpeg:dash:utc:http-iso:2014', value: '/time' } });
+    const m = mpdParser.parse(xml, { manifestUri: 'http://h/live/s1/manifest.mpd', NOW: T0 + 7000, clientOffset: 0 });
+    expect(m.playlists[0].segments.map((x) => x.uri.replace(/^\w+\//, ''))).toEqual(['seg-0.m4s', 'seg-1.m4s', 'seg-2.m4s', 'seg-3.m4s']);
+    expect(xml).toContain('availabilityTimeComplete="false"');
+    expect(xml).toContain(`<ProducerReferenceTime id="0" type="encoder" wallClockTime="${new Date(T0).toISOString()}" presentationTime="0">`);
+    // One representation has not started segment 3: it is not listed for anyone yet.
+    const behind = all.map((r) => (r.rendition === '480p' ? { ...r, current: { ...r.current, parts: [] } } : r));
+    const xml2 = toStreamMpd(stream, behind, T0 + 7000, { growing: true });
+    expect(mpdParser.parse(xml2, { manifestUri: 'http://h/live/s1/manifest.mpd', NOW: T0 + 7000, clientOffset: 0 }).playlists[0].segments).toHaveLength(3);
+    // Ended streams list complete segments only.
+    expect(toStreamMpd({ ...stream, ended: true }, all, T0 + 7000, { growing: true })).not.toContain('t="6');
+  });
+
   it('starts a static MPD (a recording) at its first segment however far into the session that is', () => {
     // A window that slid: the first listed segment is two hours into the session's media timeline.
     const late = all.map((r) => {

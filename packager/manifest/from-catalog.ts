@@ -95,23 +95,34 @@ export function toStreamMultivariant(stream: StreamState): string {
  * from the wall clock of the first listed video segment, and each adaptation set's presentationTimeOffset
  * is derived from its own first segment's PDT, so audio and video line up on the ingest clock.
  */
-export function toStreamMpd(stream: StreamState, renditions: RenditionState[], nowMs: number, opts: MpdOptions = {}): string {
+export function toStreamMpd(stream: StreamState, renditions: RenditionState[], nowMs: number, opts: MpdOptions & { growing?: boolean } = {}): string {
   const byName = new Map(renditions.map((r) => [r.rendition, r]));
+  // Low-latency DASH (DASH-IF IOP low-latency modes): the segment being produced is listed too, with
+  // its nominal duration, as soon as every representation has its first part; the origin streams it
+  // chunk by chunk (availabilityTimeComplete=false), so a player fetches it as it grows.
+  const growing = Boolean(opts.growing && !stream.ended);
+  const lastListed = (r: RenditionState) => (growing && r.current.parts.length > 0 ? r.current.msn : (r.segments.at(-1)?.msn ?? -1));
   const sets: { info: StreamState['renditions']; timeline: RenditionState; lastCommonMsn: number }[] = [];
   for (const kind of ['video', 'audio'] as const) {
     const info = stream.renditions.filter((r) => r.kind === kind && byName.has(r.name));
-    // A $Number$ is listed only once every representation of the set has that segment complete.
-    const lastCommonMsn = Math.min(...info.map((r) => byName.get(r.name)!.segments.at(-1)?.msn ?? -1));
+    // A $Number$ is listed only once every representation of the set has that segment (complete, or started when growing).
+    const lastCommonMsn = Math.min(...info.map((r) => lastListed(byName.get(r.name)!)));
     if (info.length) sets.push({ info, timeline: byName.get(info[0].name)!, lastCommonMsn });
   }
+  const nominalTicks = (r: RenditionState) => Math.round(stream.segmentTarget * r.timescale);
+  const withGrowing = (r: RenditionState): RenditionState['segments'] =>
+    growing && r.current.parts.length > 0
+      ? [...r.segments, { msn: r.current.msn, duration: nominalTicks(r) / r.timescale, programDateTimeMs: r.current.programDateTimeMs, startTime: r.current.startTime, discontinuity: r.current.discontinuity }]
+      : r.segments;
   const sinceDiscontinuity = (r: RenditionState) => {
+    const all = withGrowing(r);
     let from = 0;
-    r.segments.forEach((s, i) => {
-      const prev = r.segments[i - 1];
+    all.forEach((s, i) => {
+      const prev = all[i - 1];
       if (s.discontinuity && prev && s.startTime < prev.startTime + prev.duration * r.timescale - 1) from = i;
     });
     const last = sets.find((set) => set.timeline === r)?.lastCommonMsn ?? Infinity;
-    return r.segments.slice(from).filter((s) => s.msn <= last);
+    return all.slice(from).filter((s) => s.msn <= last);
   };
   const first = sets.map((s) => sinceDiscontinuity(s.timeline)[0]).find(Boolean);
   const firstTimescale = sets.find((s) => sinceDiscontinuity(s.timeline)[0])?.timeline.timescale ?? 1;
@@ -141,6 +152,7 @@ export function toStreamMpd(stream: StreamState, renditions: RenditionState[], n
         channels: r.channels,
       })),
       segments: segments.map((s) => ({ number: s.msn, start: s.startTime, duration: Math.round(s.duration * ts) })),
+      ...(segments[0] ? { producerReference: { wallClockMs: segments[0].programDateTimeMs, presentationTime: segments[0].startTime } } : {}),
     };
   });
   const initName = sets[0]?.timeline.initName ?? 'init.mp4';
