@@ -75,6 +75,46 @@ describe('live robustness', () => {
     }
   }, 120_000);
 
+  it('ends a rung that leaves the ladder when the publisher comes back at a lower resolution', async () => {
+    const stream = await createStream(platform, token);
+    const low = mediaPlaylistOf(stream.playback.hls, '240p');
+    const high = mediaPlaylistOf(stream.playback.hls, '360p');
+    let publisher = publishTestPattern(`${stream.rtmpUrl}/${stream.streamKey}`, { seconds: 60 });
+    try {
+      await waitUntil('two segments', async () => ((await fetch(high).then((r) => (r.ok ? r.text() : ''))).match(/#EXTINF/g)?.length ?? 0) >= 2, 40_000);
+      expect(await getText(stream.playback.hls)).toContain('360p/index.m3u8');
+      await stop(publisher);
+      publisher = publishTestPattern(`${stream.rtmpUrl}/${stream.streamKey}`, { seconds: 60, size: '426x240' });
+      await waitUntil('segments after the reconnect', async () => {
+        const m = parseM3u8(await getText(low));
+        return m.discontinuityStarts.length > 0 && m.segments.length - m.discontinuityStarts.at(-1) >= 2 ? m : undefined;
+      }, 40_000);
+      // The 360p rung is gone from the multivariant playlist and the MPD, and its playlist is ended.
+      const master = await waitUntil('the multivariant playlist without 360p', async () => {
+        const text = await getText(stream.playback.hls);
+        return text.includes('360p/') ? undefined : text;
+      }, 10_000);
+      expect(master).toContain('240p/index.m3u8');
+      const highPlaylist = parseM3u8(await getText(high));
+      expect(highPlaylist.endList).toBe(true);
+      // A blocking reload on the ended rung is answered at once, not held until it times out.
+      const started = Date.now();
+      const held = await fetch(`${high}?_HLS_msn=${highPlaylist.mediaSequence + highPlaylist.segments.length + 1}&_HLS_part=0`);
+      expect(held.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(1500);
+      // The MPD keeps moving: it lists segments from after the reconnect for the rungs that remain.
+      const lastLow = parseM3u8(await getText(low));
+      const lowLast = lastLow.mediaSequence + lastLow.segments.length - 1;
+      const mpdText = await getText(stream.playback.dash);
+      expect(mpdText).not.toContain('id="360p"');
+      const mpd = parseMpd(mpdText, { manifestUri: stream.playback.dash });
+      const numbers = mpd.playlists[0].segments.map((seg: { uri: string }) => Number(/seg-(\d+)/.exec(seg.uri)![1]));
+      expect(Math.max(...numbers)).toBeGreaterThanOrEqual(lowLast);
+    } finally {
+      await stop(publisher);
+    }
+  }, 120_000);
+
   it('restarts a transcoder that dies and continues the session with a discontinuity', async () => {
     const stream = await createStream(platform, token);
     const url = mediaPlaylistOf(stream.playback.hls, '360p');

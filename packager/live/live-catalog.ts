@@ -132,6 +132,21 @@ export class LiveCatalog {
     return applied;
   }
 
+  /**
+   * The media sequence number after the last one any rendition of the stream's latest session used,
+   * or undefined when the catalog holds none: a new session starts beyond it, so none of its URLs
+   * (segments, parts, init) can be one an edge has cached, immutable, from an earlier session.
+   */
+  async nextMsn(streamId: string): Promise<number | undefined> {
+    const stream = await this.getStream(streamId);
+    let next: number | undefined;
+    for (const name of stream?.expectedRenditions ?? []) {
+      const r = await this.loadRendition(streamId, name);
+      if (r) next = Math.max(next ?? 0, r.state.current.msn + 1);
+    }
+    return next;
+  }
+
   /** Forgets a stream (deleted, or replaced by a new session). */
   async dropStream(streamId: string, renditions: string[]): Promise<void> {
     for (const r of renditions) await this.state.del(metaKey(streamId, r));

@@ -67,6 +67,13 @@ export interface LiveSessionDeps {
 export class LiveSession {
   readonly sessionId: string;
   readonly startedAtMs: number;
+  /** Media sequence number of the session's first segment (set by start()). */
+  private firstMsn = 0;
+  /** Pipelines created so far, and whether the first ladder was attached (later pipelines join mid-session). */
+  private generation = 0;
+  private attached = false;
+  /** Renditions that left the ladder mid-session (ended, not recorded). */
+  private readonly retired: RenditionPipeline[] = [];
   /** Asset id of the session's recording: segments leaving the DVR window move under `vod/{recordingId}/`. */
   readonly recordingId = crypto.randomUUID();
   private supervisor?: LadderSupervisor;
@@ -103,6 +110,10 @@ export class LiveSession {
   /** Starts the ladder for the first publish. */
   async start(): Promise<void> {
     this.deps.metrics.sessions.inc();
+    // Numbered from the wall clock (seconds) and never below what an earlier session of this stream
+    // reached, so every segment, part and init URL of the session is new (edges cache them immutable).
+    const earlier = await this.deps.catalog.nextMsn(this.streamId).catch(() => undefined);
+    this.firstMsn = Math.max(Math.floor(this.startedAtMs / 1000), earlier ?? 0);
     await this.runLadder(false);
   }
 
@@ -125,6 +136,7 @@ export class LiveSession {
       this.ended = true;
       await this.stopLadder();
       for (const p of this.pipelines.values()) await p.finish();
+      for (const p of this.retired) await p.finish();
       await this.deps.catalog.putStream(this.streamState());
       this.deps.metrics.sessions.dec();
     }
@@ -205,19 +217,36 @@ export class LiveSession {
 
   private attachOutputs(outputs: LadderOutput[], discontinuity: boolean): void {
     this.expected = outputs.map((o) => o.name);
+    // Rungs that left the ladder (a publisher back at a lower resolution) end now: their playlists get
+    // ENDLIST, and the multivariant playlist and MPD stop listing them (a rung nobody feeds would hold
+    // the MPD's common segment back and leave blocking reloads to time out).
+    for (const [name, p] of this.pipelines) {
+      if (this.expected.includes(name)) continue;
+      this.log.info({ rendition: name }, 'rendition left the ladder: ending it');
+      this.pipelines.delete(name);
+      this.retired.push(p);
+      this.renditions = this.renditions.filter((r) => r.name !== name);
+      void p.finish().then(() => this.deps.catalog.putStream(this.streamState())).catch((err) => this.log.warn({ err, rendition: name }, 'ending a rendition failed'));
+    }
+    // A rendition (re)joining mid-session numbers after its siblings' open segment, under a log of its
+    // own, so none of its URLs is one it used before it left.
+    const siblingsAt = 1 + Math.max(this.firstMsn, ...[...this.pipelines.values(), ...this.retired].map((p) => p.state?.current.msn ?? this.firstMsn));
+    const joining = this.attached;
+    this.attached = true;
     for (const out of outputs) {
       let p = this.pipelines.get(out.name);
       if (!p) {
+        const generation = this.generation++;
         p = new RenditionPipeline(
           { blobs: this.deps.blobs, catalog: this.deps.catalog, logger: this.log, metrics: this.deps.metrics, onInfo: (info) => this.onRenditionInfo(info) },
           {
             streamId: this.streamId,
-            sessionId: this.sessionId,
+            sessionId: joining ? `${this.sessionId}.${generation}` : this.sessionId,
             output: out,
             partTarget: this.config.live.partTargetSeconds,
             segmentTarget: this.config.live.segmentSeconds,
             dvrWindowSeconds: this.config.live.dvrWindowSeconds,
-            firstMsn: Math.floor(this.startedAtMs / 1000),
+            firstMsn: joining ? siblingsAt : this.firstMsn,
             clock: { runOffsetSeconds: (raw) => this.runOffsetSeconds(raw), wallClockMs: (s) => this.wallClockMs(s) },
             recordingPrefix: `vod/${this.recordingId}/${out.name}`,
           },
@@ -254,6 +283,8 @@ export class LiveSession {
   }
 
   private async onRenditionInfo(info: RenditionInfo): Promise<void> {
+    // A rendition that left the ladder still measures the segment it flushes: it stays unlisted.
+    if (!this.pipelines.has(info.name)) return;
     this.renditions = [...this.renditions.filter((r) => r.name !== info.name), info].sort(
       (a, b) => (a.kind === b.kind ? (b.height ?? 0) - (a.height ?? 0) : a.kind === 'video' ? -1 : 1),
     );

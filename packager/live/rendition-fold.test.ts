@@ -100,4 +100,19 @@ describe('LiveCatalog', () => {
     await catalog.publish(t);
     expect((await catalog.loadRendition('s', '720p'))!.state.current.parts).toHaveLength(2);
   });
+
+  it('tells a new session where the last one stopped numbering, so no media URL is reused', async () => {
+    const catalog = new LiveCatalog(new MemoryLiveState());
+    expect(await catalog.nextMsn('s')).toBeUndefined();
+    await catalog.putStream({ streamId: 's', sessionId: 'e1', startedAtMs: 0, renditions: [], expectedRenditions: ['720p'], partTarget: 0.5, segmentTarget: 2, dvrWindowSeconds: 20, ended: true });
+    const t = new RenditionTimeline(init);
+    for (let k = 0; k < 3; k++) {
+      for (let i = 0; i < 4; i++) t.addPart({ duration: 0.5, independent: i === 0 }, 0, 0);
+      t.closeSegment(2);
+    }
+    t.addPart({ duration: 0.5, independent: true }, 0, 0);
+    await catalog.publish(t);
+    // Segments 7..9 complete, 10 started: the next session begins at 11.
+    expect(await catalog.nextMsn('s')).toBe(11);
+  });
 });
