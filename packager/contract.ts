@@ -23,6 +23,8 @@ export interface SegmentEntry {
   startTime: number;
   /** Parts, kept only for recent segments (the spec lets older ones drop their EXT-X-PART lines). */
   parts?: PartEntry[];
+  /** Init segment of this segment when it is not the session's first (`RenditionState.initName`): a new EXT-X-MAP. */
+  initName?: string;
 }
 
 /** Everything the origin needs to render one rendition's media playlist. */
@@ -43,7 +45,7 @@ export interface RenditionState {
   /** Complete segments, oldest first (DVR window). */
   segments: SegmentEntry[];
   /** The segment being produced now: its msn and its finished parts. */
-  current: { msn: number; programDateTimeMs: number; startTime: number; discontinuity?: boolean; parts: PartEntry[] };
+  current: { msn: number; programDateTimeMs: number; startTime: number; discontinuity?: boolean; initName?: string; parts: PartEntry[] };
   /** No more media will come (the session ended). */
   ended: boolean;
   /** Epoch ms of the last change. */
@@ -81,11 +83,12 @@ export interface RenditionMeta {
 export type RenditionEvent =
   /**
    * Part `i` of segment `msn` is stored: duration `d` seconds; `x` independent; the first part fixes the
-   * segment's timing; `h` says it was the segment's last, so the next part is part 0 of the next segment.
+   * segment's timing; `h` says it was the segment's last, so the next part is part 0 of the next segment;
+   * `map` names the segment's init segment when it is not the session's first.
    */
-  | { n: number; e: 'part'; msn: number; i: number; d: number; x?: 1; t?: number; pdt?: number; dc?: 1; h?: 1 }
-  /** Segment `msn` is stored and complete; the window now starts at `first`, with discontinuity sequence `ds`, target duration `td`. */
-  | { n: number; e: 'seg'; msn: number; d: number; t: number; pdt: number; dc?: 1; first: number; ds: number; td: number }
+  | { n: number; e: 'part'; msn: number; i: number; d: number; x?: 1; t?: number; pdt?: number; dc?: 1; h?: 1; map?: string }
+  /** Segment `msn` is stored and complete; the window now starts at `first`, with discontinuity sequence `ds`, target duration `td`; `map` as for parts. */
+  | { n: number; e: 'seg'; msn: number; d: number; t: number; pdt: number; dc?: 1; first: number; ds: number; td: number; map?: string }
   /** The session ended: no more media. */
   | { n: number; e: 'end' };
 

@@ -1,4 +1,4 @@
-import { BoxCursor, childBoxes, findChild, findPath, iterateBoxes, type Box } from './box-reader.js';
+import { BoxCursor, boxBytes, childBoxes, findChild, findPath, iterateBoxes, type Box } from './box-reader.js';
 import { CmafError } from './errors.js';
 import { parseSampleEntry } from './sample-entry.js';
 
@@ -63,6 +63,21 @@ export function parseInit(buf: Buffer): InitInfo {
   }
   if (!moov) throw new CmafError('UNEXPECTED_BOX', 'init segment has no moov');
   return { ...(fileType ? { fileType } : {}), ...parseMoov(moov) };
+}
+
+/**
+ * The bytes of the first track's sample description (moov/trak/mdia/minf/stbl/stsd): two init segments
+ * with the same stsd decode the same media (codec configuration, coded size, channels), whatever their
+ * creation times say. Undefined when there is none.
+ */
+export function sampleDescriptionOf(init: Buffer): Buffer | undefined {
+  for (const box of iterateBoxes(init)) {
+    if (box.type !== 'moov') continue;
+    const trak = findChild(box, 'trak');
+    const stsd = trak && findPath(trak, 'mdia', 'minf', 'stbl', 'stsd');
+    return stsd ? boxBytes(stsd) : undefined;
+  }
+  return undefined;
 }
 
 /** Tracks and trex defaults of a moov box. */

@@ -8,6 +8,8 @@ import { toRenditionPlaylist, toStreamMpd, toStreamMultivariant } from '../manif
 export interface RecordedRendition {
   readonly state: RenditionState | undefined;
   readonly initKey: string | undefined;
+  /** Every init segment the session used (storage keys); default `initKey` alone. */
+  readonly initKeysUsed?: readonly string[];
   /** Every segment of the session, oldest first; default the DVR window's. */
   readonly recordedSegments?: readonly SegmentEntry[];
   /** Where a segment is stored now; default the live rendition folder. */
@@ -42,7 +44,7 @@ export async function writeRecording(blobs: BlobStore, stream: StreamState, rend
   for (const { r, state } of done) {
     const src = `live/${state.streamId}/${state.rendition}`;
     const dst = `${root}/${state.rendition}`;
-    await copy(blobs, r.initKey, `${dst}/${state.initName}`);
+    for (const key of r.initKeysUsed ?? [r.initKey]) await copy(blobs, key, `${dst}/${key.slice(key.lastIndexOf('/') + 1)}`);
     const queue = state.segments.map((s) => async () => {
       const from = r.segmentKey?.(s.msn) ?? `${src}/${segmentName(s.msn)}`;
       const to = `${dst}/${segmentName(s.msn)}`;

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FsBlobStore, MemoryLiveState, createLogger, createMetricsRegistry } from '../../platform/index.js';
@@ -7,11 +8,12 @@ import { LiveCatalog } from './live-catalog.js';
 import { createLiveMetrics } from './live-session.js';
 import { MAX_QUEUED_WRITES, RenditionPipeline } from './rendition-pipeline.js';
 import type { RenditionInfo } from '../contract.js';
+import { toRenditionPlaylist, toStreamMpd } from '../manifest/from-catalog.js';
 
-/** 24 s of 160x90 video as the live ladder writes it: fMP4, one fragment per frame, keyframes every 2 s. */
-function liveLikeVideo(seconds: number): Buffer {
+/** 160x90 video (or another size) as the live ladder writes it: fMP4, one fragment per frame, keyframes every 2 s. */
+function liveLikeVideo(seconds: number, size = '160x90'): Buffer {
   return execFileSync('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-t', String(seconds), '-i', 'testsrc2=size=160x90:rate=30',
+    '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-t', String(seconds), '-i', `testsrc2=size=${size}:rate=30`,
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0',
     '-force_key_frames', 'expr:gte(t,n_forced*2)', '-pix_fmt', 'yuv420p',
     '-movflags', 'empty_moov+default_base_moof+frag_every_frame', '-f', 'mp4', 'pipe:1',
@@ -159,5 +161,76 @@ describe('RenditionPipeline', () => {
     expect(state.segments.length).toBeLessThan(24);
     expect(state.segments.some((x) => x.discontinuity)).toBe(true);
     expect(pipeline.queueDepth).toBe(0);
+  }, 60_000);
+
+  it('keeps one init across a restart with the same sample entries, and writes and signals a new one when they change', async () => {
+    const dir = await tempDir('pipeline-init-');
+    const blobs = new FsBlobStore(dir);
+    const catalog = new LiveCatalog(new MemoryLiveState());
+    const pipeline = new RenditionPipeline(
+      { blobs, catalog, logger: createLogger('silent'), metrics: createLiveMetrics(createMetricsRegistry(false)) },
+      {
+        streamId: 's3',
+        output: { name: '90p', kind: 'video', fd: 3, height: 90, width: 160, videoBitrateKbps: 100, fps: 30 },
+        partTarget: 0.334,
+        segmentTarget: 2,
+        dvrWindowSeconds: 3600,
+        firstMsn: 100,
+        clock: { runOffsetSeconds: () => 0, wallClockMs: (t) => 1_700_000_000_000 + t * 1000 },
+      },
+    );
+    const feed = (bytes: Buffer) => {
+      for (let i = 0; i < bytes.length; i += 4000) pipeline.push(bytes.subarray(i, i + 4000));
+    };
+    feed(liveLikeVideo(4));
+    pipeline.restart(true);
+    feed(liveLikeVideo(4));
+    await pipeline.finish().catch(() => undefined);
+    expect(pipeline.initKeysUsed).toEqual(['live/s3/90p/init-100.mp4']);
+    // The publisher comes back at another size: new sample entries, a new init from the next segment on.
+    const resumed = new RenditionPipeline(
+      { blobs, catalog, logger: createLogger('silent'), metrics: createLiveMetrics(createMetricsRegistry(false)) },
+      {
+        streamId: 's4',
+        output: { name: '90p', kind: 'video', fd: 3, height: 90, width: 160, videoBitrateKbps: 100, fps: 30 },
+        partTarget: 0.334,
+        segmentTarget: 2,
+        dvrWindowSeconds: 3600,
+        firstMsn: 100,
+        clock: { runOffsetSeconds: () => 0, wallClockMs: (t) => 1_700_000_000_000 + t * 1000 },
+      },
+    );
+    const small = liveLikeVideo(4);
+    for (let i = 0; i < small.length; i += 4000) resumed.push(small.subarray(i, i + 4000));
+    resumed.restart(true);
+    const wide = liveLikeVideo(4, '192x90');
+    for (let i = 0; i < wide.length; i += 4000) resumed.push(wide.subarray(i, i + 4000));
+    await resumed.finish();
+    const state = resumed.state!;
+    const changed = state.segments.find((x) => x.initName);
+    expect(changed).toBeDefined();
+    expect(changed!.discontinuity).toBe(true);
+    expect(resumed.initKeysUsed).toEqual(['live/s4/90p/init-100.mp4', `live/s4/90p/init-${changed!.msn}.mp4`]);
+    const playlist = toRenditionPlaylist(state, { playlistType: 'VOD' });
+    expect(playlist).toContain(`#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-${changed!.msn}.mp4"`);
+    expect(playlist.indexOf('#EXT-X-MAP:URI="init-100.mp4"')).toBeLessThan(playlist.indexOf(`init-${changed!.msn}.mp4`));
+    // Each init decodes the segments listed under it (FFmpeg's HLS reader keeps the first init, so each
+    // run of segments is checked as init + segments, the way a player appends them after EXT-X-MAP).
+    const folder = path.join(dir, 'objects', 'live', 's4', '90p');
+    const run = async (init: string, msns: number[]) => {
+      const file = path.join(folder, `run-${init}`);
+      await fs.writeFile(file, Buffer.concat([await fs.readFile(path.join(folder, init)), ...(await Promise.all(msns.map((m) => fs.readFile(path.join(folder, `seg-${m}.m4s`)))))]));
+      const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=width,nb_read_frames', '-of', 'csv=p=0', file], { encoding: 'utf8' });
+      return out.trim();
+    };
+    const before = state.segments.filter((x) => x.msn < changed!.msn).map((x) => x.msn);
+    const after = state.segments.filter((x) => x.msn >= changed!.msn).map((x) => x.msn);
+    expect(await run('init-100.mp4', before)).toMatch(/^160,\d{2,}$/);
+    expect(await run(`init-${changed!.msn}.mp4`, after)).toMatch(/^192,\d{2,}$/);
+    // The MPD lists what follows the change, with that init.
+    const stream = { streamId: 's4', sessionId: 'x', startedAtMs: 0, renditions: [{ name: '90p', kind: 'video' as const, codec: 'avc1.64000c', bandwidth: 100_000, width: 192, height: 90, timescale: state.timescale }], expectedRenditions: ['90p'], partTarget: 0.334, segmentTarget: 2, dvrWindowSeconds: 3600, ended: false };
+    const mpd = toStreamMpd(stream, [state], Date.now());
+    expect(mpd).toContain(`initialization="$RepresentationID$/init-${changed!.msn}.mp4"`);
+    expect(mpd).toContain(`startNumber="${changed!.msn}"`);
   }, 60_000);
 });

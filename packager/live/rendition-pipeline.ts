@@ -3,6 +3,7 @@ import type { RenditionInfo, SegmentEntry } from '../contract.js';
 import type { LadderOutput } from '../ladder/ffmpeg-ladder-args.js';
 import { Fmp4StreamParser, type Fmp4Fragment, type TrackDefaults, type TrackInfo } from '../cmaf/fmp4-stream-parser.js';
 import { joinChunks } from '../cmaf/join-chunks.js';
+import { sampleDescriptionOf } from '../cmaf/boxes.js';
 import { CmafSegmenter, type CmafPart, type CmafSegment } from '../cmaf/segmenter.js';
 import { shiftDecodeTime } from '../cmaf/retime.js';
 import { RenditionTimeline } from './rendition-timeline.js';
@@ -92,6 +93,9 @@ export class RenditionPipeline {
   private movedCount = 0;
   /** Segments copied to the recording and deleted from live storage. */
   private readonly inRecording = new Set<number>();
+  /** The current init's sample description, to tell a restart that changed it. */
+  private sampleDescription?: Buffer;
+  private readonly initKeys: string[] = [];
   /** Jobs in the write chain. */
   private queued = 0;
   /** The segment being cut now is dropped (the chain was over MAX_QUEUED_WRITES when it started). */
@@ -147,7 +151,12 @@ export class RenditionPipeline {
     return `${this.inRecording.has(msn) ? this.config.recordingPrefix : this.prefix}/seg-${msn}.m4s`;
   }
 
-  /** The init segment's storage key. */
+  /** Every init segment of the session, oldest first (storage keys). */
+  get initKeysUsed(): readonly string[] {
+    return this.initKeys;
+  }
+
+  /** The current init segment's storage key. */
   get initKey(): string | undefined {
     return this.initName ? `${this.prefix}/${this.initName}` : undefined;
   }
@@ -202,10 +211,32 @@ export class RenditionPipeline {
         epoch: this.config.sessionId,
       });
       const key = `${this.prefix}/${this.initName}`;
+      this.sampleDescription = sampleDescriptionOf(bytes);
+      this.initKeys.push(key);
       this.enqueue(() => this.deps.blobs.put(key, bytes, { contentType: 'video/mp4', cacheControl: IMMUTABLE }));
+    } else {
+      // FFmpeg restarted with the same arguments writes the same sample entries: keep the init. A new
+      // sample description (a passthrough source back at another size) gets an init segment of its own,
+      // named for the segment it starts at, and is announced after a discontinuity (a new EXT-X-MAP).
+      const description = sampleDescriptionOf(bytes);
+      if (!description || !this.sampleDescription || !description.equals(this.sampleDescription)) {
+        this.sampleDescription = description;
+        this.discontinuityNext = true;
+        const timeline = this.timeline!;
+        this.enqueue(async () => {
+          const name = `init-${timeline.msn}.mp4`;
+          const key = `${this.prefix}/${name}`;
+          await this.deps.blobs.put(key, bytes, { contentType: 'video/mp4', cacheControl: IMMUTABLE });
+          this.initKeys.push(key);
+          this.initName = name;
+          timeline.useInit(name);
+        });
+      }
     }
     if (this.discontinuityNext) {
-      this.timeline?.markDiscontinuity();
+      // In the chain: parts of the previous run still queued must not pick the discontinuity up.
+      const timeline = this.timeline;
+      this.enqueue(async () => timeline?.markDiscontinuity());
       this.discontinuityNext = false;
     }
     this.segmenter = new CmafSegmenter({

@@ -29,6 +29,8 @@ export class RenditionTimeline implements PublishableTimeline {
   /** Events not yet stored and announced by the catalog. */
   private outbox: RenditionEvent[] = [];
   private pendingDiscontinuity = false;
+  /** Init segment of the segments from the next one on, when not the session's first. */
+  private init?: string;
   private maxSegmentDuration = 0;
   /** Seconds of complete segments in the window. */
   private windowSeconds = 0;
@@ -69,6 +71,11 @@ export class RenditionTimeline implements PublishableTimeline {
     this.pendingDiscontinuity = true;
   }
 
+  /** Segments from the next one on use this init segment (a restart whose sample description changed). */
+  useInit(name: string): void {
+    this.init = name === this.meta.initName ? undefined : name;
+  }
+
   /**
    * Records a finished part of the current segment; the first part of a segment fixes its timing.
    * `lastOfSegment`: the segmenter knows the next part opens the next segment (the preload hint names that one).
@@ -86,6 +93,7 @@ export class RenditionTimeline implements PublishableTimeline {
         ev.dc = 1;
         this.pendingDiscontinuity = false;
       }
+      if (this.init) ev.map = this.init;
     }
     this.record(ev);
     return { msn, part: i };
@@ -118,6 +126,7 @@ export class RenditionTimeline implements PublishableTimeline {
       t: cur.startTime,
       pdt: cur.programDateTimeMs,
       ...(cur.discontinuity ? { dc: 1 as const } : {}),
+      ...(cur.initName ? { map: cur.initName } : {}),
       first,
       ds,
       // §4.4.3.1: EXT-X-TARGETDURATION is at least every segment's duration rounded to the nearest integer.

@@ -39,6 +39,8 @@ export interface DashAdaptationSet {
   /** Media time that maps to the Period start (the first decode time of the session). Default 0. */
   presentationTimeOffset?: number;
   lang?: string;
+  /** SegmentTemplate@initialization of this set (default `MpdOptions.initializationTemplate`). */
+  initialization?: string;
   /** ProducerReferenceTime (§5.12): the wall clock (epoch ms) at which media time `presentationTime` was produced. */
   producerReference?: { wallClockMs: number; presentationTime: number };
 }
@@ -206,7 +208,7 @@ function adaptationSet(lines: string[], set: DashAdaptationSet, id: number, dyna
   const ato = dynamic ? opts.availabilityTimeOffset : undefined;
   const template: [string, string | number | undefined][] = [
     ['timescale', set.timescale],
-    ['initialization', opts.initializationTemplate ?? DASH_INIT_TEMPLATE],
+    ['initialization', set.initialization ?? opts.initializationTemplate ?? DASH_INIT_TEMPLATE],
     ['media', opts.mediaTemplate ?? DASH_MEDIA_TEMPLATE],
     ['startNumber', set.segments[0]?.number ?? 0],
     ['presentationTimeOffset', set.presentationTimeOffset || undefined],

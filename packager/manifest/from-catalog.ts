@@ -39,12 +39,14 @@ export function mediaPlaylistState(r: RenditionState, siblings: RenditionState[]
       uri: segmentName(s.msn),
       duration: s.duration,
       programDateTimeMs: s.programDateTimeMs,
+      map: s.initName ?? r.initName,
       ...(s.discontinuity ? { discontinuity: true } : {}),
       ...(s.parts ? { parts: parts(s.msn, s.parts) } : {}),
     })),
     pending: {
       parts: parts(r.current.msn, r.current.parts),
       programDateTimeMs: r.current.programDateTimeMs,
+      map: r.current.initName ?? r.initName,
       ...(r.current.discontinuity ? { discontinuity: true } : {}),
     },
     preloadHintUri: partName(next.msn, next.partIndex),
@@ -112,14 +114,16 @@ export function toStreamMpd(stream: StreamState, renditions: RenditionState[], n
   const nominalTicks = (r: RenditionState) => Math.round(stream.segmentTarget * r.timescale);
   const withGrowing = (r: RenditionState): RenditionState['segments'] =>
     growing && r.current.parts.length > 0
-      ? [...r.segments, { msn: r.current.msn, duration: nominalTicks(r) / r.timescale, programDateTimeMs: r.current.programDateTimeMs, startTime: r.current.startTime, discontinuity: r.current.discontinuity }]
+      ? [...r.segments, { msn: r.current.msn, duration: nominalTicks(r) / r.timescale, programDateTimeMs: r.current.programDateTimeMs, startTime: r.current.startTime, discontinuity: r.current.discontinuity, initName: r.current.initName }]
       : r.segments;
   const sinceDiscontinuity = (r: RenditionState) => {
     const all = withGrowing(r);
     let from = 0;
     all.forEach((s, i) => {
       const prev = all[i - 1];
-      if (s.discontinuity && prev && s.startTime < prev.startTime + prev.duration * r.timescale - 1) from = i;
+      // A timeline that went backwards, or a new init segment (one SegmentTemplate@initialization per set):
+      // the MPD lists what follows, as a new Period would.
+      if (s.discontinuity && prev && (s.startTime < prev.startTime + prev.duration * r.timescale - 1 || (s.initName ?? r.initName) !== (prev.initName ?? r.initName))) from = i;
     });
     const last = sets.find((set) => set.timeline === r)?.lastCommonMsn ?? Infinity;
     return all.slice(from).filter((s) => s.msn <= last);
@@ -140,6 +144,7 @@ export function toStreamMpd(stream: StreamState, renditions: RenditionState[], n
     return {
       contentType: timeline.kind,
       timescale: ts,
+      initialization: `$RepresentationID$/${segments[0]?.initName ?? timeline.initName}`,
       presentationTimeOffset: pto,
       representations: info.map((r) => ({
         id: r.name,

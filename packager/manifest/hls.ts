@@ -24,6 +24,12 @@ export interface HlsSegment {
   parts?: HlsPart[];
   /** Identity of the segment for `MediaPlaylistOptions.memo` (the caller's own segment object). */
   key?: object;
+  /**
+   * The segment's init segment URI when it may differ from `MediaPlaylistState.mapUri`: restated as
+   * EXT-X-MAP after the segment's EXT-X-DISCONTINUITY (where an init can change), and used as the
+   * playlist's first EXT-X-MAP when this is the first segment listed.
+   */
+  map?: string;
 }
 
 /** Rendered lines of segments listed without parts, per segment identity: text that can no longer change. */
@@ -34,6 +40,8 @@ export interface HlsPendingSegment {
   parts: HlsPart[];
   programDateTimeMs?: number;
   discontinuity?: boolean;
+  /** As HlsSegment.map. */
+  map?: string;
 }
 
 /** EXT-X-RENDITION-REPORT for a sibling rendition (§4.4.5.4). */
@@ -120,7 +128,10 @@ export function toMediaPlaylist(state: MediaPlaylistState, opts: MediaPlaylistOp
   lines.push(`#EXT-X-MEDIA-SEQUENCE:${state.mediaSequence}`, `#EXT-X-DISCONTINUITY-SEQUENCE:${state.discontinuitySequence}`);
   // EXT-X-SKIP replaces the skipped segments' lines and tags; the MAP follows it so it applies to what is listed.
   if (skipped > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
-  lines.push(`#EXT-X-MAP:URI="${state.mapUri}"`);
+  // The init of the first segment listed: after a skip (or once the window slid past an init change)
+  // that can be a later one than the session's first.
+  const firstListed = skipped < state.segments.length ? state.segments[skipped] : state.pending;
+  lines.push(`#EXT-X-MAP:URI="${firstListed?.map ?? state.mapUri}"`);
 
   const retention = opts.partRetentionSeconds ?? 3 * state.targetDuration;
   const playlistEnd = total + pendingDuration;
@@ -160,8 +171,10 @@ export function toMediaPlaylist(state: MediaPlaylistState, opts: MediaPlaylistOp
   return lines.join('\n') + '\n';
 }
 
-function segmentTags(lines: string[], s: { discontinuity?: boolean; programDateTimeMs?: number }): void {
+function segmentTags(lines: string[], s: { discontinuity?: boolean; programDateTimeMs?: number; map?: string }): void {
   if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
+  // §4.4.4.5: a changed Media Initialization Section is declared after the discontinuity it follows.
+  if (s.discontinuity && s.map) lines.push(`#EXT-X-MAP:URI="${s.map}"`);
   if (s.programDateTimeMs !== undefined) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${iso(s.programDateTimeMs)}`);
 }
 
