@@ -70,6 +70,8 @@ export interface RenditionMeta {
   dvrWindowSeconds: number;
   /** Media sequence number of the first segment. */
   firstMsn: number;
+  /** EXT-X-TARGETDURATION, fixed for the session. */
+  targetDuration?: number;
   /** The packaging session these events belong to: a new session starts a new log. */
   epoch: string;
 }

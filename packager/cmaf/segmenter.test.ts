@@ -229,4 +229,29 @@ describe('CmafSegmenter timing rules', () => {
     expect(() => new CmafSegmenter({ timescale: 0, kind: 'video' })).toThrow(RangeError);
     expect(() => new CmafSegmenter({ timescale: 1000, kind: 'video', partTargetSeconds: 3, segmentTargetSeconds: 2 })).toThrow(RangeError);
   });
+
+  it('cuts a copied source on its own keyframes without short parts mid-segment, and bounds a GOP longer than the target duration', () => {
+    const ts = 90000;
+    const frame = 3600; // 25 fps: parts of 8 frames do not divide a 2 s grid step
+    // An OBS-like source: a keyframe every 8 s (200 frames), then one 13 s GOP.
+    const keyAt = new Set([0, 200, 400, 600, 925]);
+    const input = frames(1000, () => frame, (i) => keyAt.has(i));
+    const partTarget = 1 / 3;
+    const out = segment(input, { timescale: ts, kind: 'video', partTargetSeconds: partTarget, segmentTargetSeconds: 2, keyframesOnGrid: false, maxSegmentSeconds: 10.49 });
+    const durations = out.segments.map((x) => x.duration);
+    expect(durations.slice(0, 3)).toEqual([8, 8, 8]);
+    // The 13 s GOP is cut at 10.49 s without a keyframe: the part that starts there is not independent.
+    expect(Math.max(...durations)).toBeLessThanOrEqual(10.49);
+    const cut = out.parts.find((p) => p.msn === out.segments[3].msn + 1 && p.partIndex === 0)!;
+    expect(cut.independent).toBe(false);
+    // §4.4.4.9: every part but a segment's last is at least 85% of PART-TARGET.
+    for (const seg of out.segments) {
+      const parts = out.parts.filter((p) => p.msn === seg.msn);
+      for (const p of parts.slice(0, -1)) expect(p.duration).toBeGreaterThanOrEqual(0.85 * partTarget - 1e-9);
+    }
+    // The same source with the grid guess (as for the ladder) leaves short parts where no keyframe came.
+    const guessed = segment(input, { timescale: ts, kind: 'video', partTargetSeconds: partTarget, segmentTargetSeconds: 2 });
+    const short = guessed.segments.some((seg) => guessed.parts.filter((p) => p.msn === seg.msn).slice(0, -1).some((p) => p.duration < 0.85 * partTarget - 1e-9));
+    expect(short).toBe(true);
+  });
 });

@@ -25,6 +25,18 @@ export interface CmafSegmenterConfig {
   keyframeToleranceSeconds?: number;
   /** Makes one part's bytes from its chunks (default: concatenated, one chunk per fragment). */
   joinChunks?: (chunks: Buffer[]) => Buffer;
+  /**
+   * Video keyframes fall on the segment grid (the encoder forces them; default true). False for a
+   * copied source, whose keyframes come where its GOPs end: parts are then never closed early in the
+   * guess that a segment ends (that guess left parts shorter than 85% of PART-TARGET mid-segment).
+   */
+  keyframesOnGrid?: boolean;
+  /**
+   * No segment is longer than this (seconds): one that reaches it is cut at the next fragment even
+   * without a keyframe, so EXT-X-TARGETDURATION can stay fixed (RFC 8216bis §6.2.1) whatever a
+   * copied source's GOPs are. Default: unbounded.
+   */
+  maxSegmentSeconds?: number;
 }
 
 /** What the segmenter needs of a fragment (an Fmp4Fragment fits). */
@@ -112,6 +124,7 @@ export class CmafSegmenter extends EventEmitter<CmafSegmenterEvents> {
   private readonly partTicks: number;
   private readonly segmentTicks: number;
   private readonly keyframeTolerance: number;
+  private readonly maxSegmentTicks: number;
   private nextMsn: number;
   private anchor?: WallClockAnchor;
   private origin?: number;
@@ -134,6 +147,7 @@ export class CmafSegmenter extends EventEmitter<CmafSegmenterEvents> {
     this.partTicks = partTarget * timescale;
     this.segmentTicks = segmentTarget * timescale;
     this.keyframeTolerance = (config.keyframeToleranceSeconds ?? segmentTarget / 4) * timescale;
+    this.maxSegmentTicks = (config.maxSegmentSeconds ?? Infinity) * timescale;
     this.nextMsn = config.firstMsn ?? 0;
     this.anchor = config.anchor;
     this.origin = config.gridOrigin;
@@ -174,7 +188,7 @@ export class CmafSegmenter extends EventEmitter<CmafSegmenterEvents> {
     }
     this.origin ??= f.decodeTime;
 
-    if (this.seg && this.isSegmentStart(f, this.seg)) this.closeSegment();
+    if (this.seg && (this.isSegmentStart(f, this.seg) || this.seg.durationTicks + f.duration > this.maxSegmentTicks + EPSILON)) this.closeSegment();
     if (this.part && this.part.durationTicks + f.duration > this.partTicks + EPSILON) this.closePart();
     const seg = this.seg ?? this.openSegment(f);
     const part = (this.part ??= { fragments: [], decodeTime: f.decodeTime, durationTicks: 0, independent: f.keyframe });
@@ -186,7 +200,8 @@ export class CmafSegmenter extends EventEmitter<CmafSegmenterEvents> {
     // Predict the next fragment (same duration): close now what it would close anyway. The next one
     // is the grid point's nearest fragment when this one starts before the boundary and ends at or past it.
     const threshold = seg.boundary - f.duration / 2;
-    const nearBoundary = f.decodeTime < threshold && this.expectedNext >= threshold;
+    const predictable = this.config.kind === 'audio' || (this.config.keyframesOnGrid ?? true);
+    const nearBoundary = predictable && f.decodeTime < threshold && this.expectedNext >= threshold;
     this.atBoundary = nearBoundary;
     if (this.config.kind === 'audio' && nearBoundary) this.closeSegment();
     else if (nearBoundary || part.durationTicks + f.duration > this.partTicks + EPSILON) this.closePart();

@@ -62,6 +62,8 @@ export interface LadderOutput {
   fps?: number;
   /** AAC bitrate (audio), or undefined when copied. */
   audioBitrateKbps?: number;
+  /** Video copied from the source: its keyframes are where the publisher put them, not on the segment grid. */
+  sourceGops?: boolean;
 }
 
 /** The argv (without the ffmpeg binary) and what arrives on each extra pipe. */
@@ -200,7 +202,7 @@ export function ffmpegLadderArgs(opts: LadderArgsOptions): LadderArgs {
 
   if (opts.passthrough) {
     args.push('-map', input.video, '-c:v', 'copy', ...FMP4_OUTPUT, `pipe:${fd}`);
-    outputs.push({ name: 'source', kind: 'video', fd: fd++, width: source.width, height: source.height, fps: source.fps });
+    outputs.push({ name: 'source', kind: 'video', fd: fd++, width: source.width, height: source.height, fps: source.fps, sourceGops: true });
     if (source.hasAudio) {
       const copy = source.audioCodec === 'aac';
       const codec = copy ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', `${audioKbps}k`, '-ac', '2', '-ar', '48000'];

@@ -12,7 +12,7 @@ export function openRenditionState(meta: RenditionMeta): RenditionState {
     timescale: meta.timescale,
     initName: meta.initName,
     partTarget: meta.partTarget,
-    targetDuration: Math.round(meta.segmentTarget),
+    targetDuration: meta.targetDuration ?? Math.round(meta.segmentTarget),
     discontinuitySequence: 0,
     segments: [],
     current: { msn: meta.firstMsn, programDateTimeMs: 0, startTime: 0, parts: [] },

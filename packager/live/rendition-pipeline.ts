@@ -27,6 +27,8 @@ const SEGMENT_RETENTION_SEGMENTS = 8;
  * at the default part target): memory stays bounded, and the stream goes on after a discontinuity.
  */
 export const MAX_QUEUED_WRITES = 64;
+/** EXT-X-TARGETDURATION of a copied (passthrough) source, seconds: longer GOPs are cut without a keyframe. */
+export const PASSTHROUGH_TARGET_DURATION = 10;
 
 /** Static settings of one rendition pipeline. */
 export interface RenditionPipelineConfig {
@@ -151,6 +153,16 @@ export class RenditionPipeline {
     return `${this.inRecording.has(msn) ? this.config.recordingPrefix : this.prefix}/seg-${msn}.m4s`;
   }
 
+  /**
+   * EXT-X-TARGETDURATION for the session, fixed at the start (§6.2.1). The ladder forces keyframes on
+   * the segment grid, so its segments are the target; a copied source keeps its own GOPs, up to
+   * PASSTHROUGH_TARGET_DURATION (OBS's default keyframe interval is 250 frames, 8.3 s at 30 fps).
+   */
+  private targetDuration(): number {
+    const target = Math.round(this.config.segmentTarget);
+    return this.config.output.sourceGops ? Math.max(target, PASSTHROUGH_TARGET_DURATION) : target;
+  }
+
   /** Every init segment of the session, oldest first (storage keys). */
   get initKeysUsed(): readonly string[] {
     return this.initKeys;
@@ -209,6 +221,7 @@ export class RenditionPipeline {
         dvrWindowSeconds: this.config.dvrWindowSeconds,
         firstMsn: this.config.firstMsn,
         epoch: this.config.sessionId,
+        targetDuration: this.targetDuration(),
       });
       const key = `${this.prefix}/${this.initName}`;
       this.sampleDescription = sampleDescriptionOf(bytes);
@@ -246,6 +259,9 @@ export class RenditionPipeline {
       segmentTargetSeconds: this.config.segmentTarget,
       // Audio: one chunk per part instead of a moof per AAC frame (a third of the bytes at 128 kb/s).
       ...(track.kind === 'audio' ? { joinChunks: (chunks: Buffer[]) => joinChunks(chunks, defaults) } : {}),
+      keyframesOnGrid: !this.config.output.sourceGops,
+      // Rounded, every segment stays within the session's fixed EXT-X-TARGETDURATION.
+      maxSegmentSeconds: this.targetDuration() + 0.49,
     });
     this.segmenter.on('part', (p) => this.onPart(p));
     this.segmenter.on('segment', (s) => this.onSegment(s));

@@ -43,4 +43,19 @@ describe('RenditionTimeline', () => {
     expect(s.segments[1]).toMatchObject({ msn: 8, discontinuity: true, programDateTimeMs: 5000 });
     expect(s.ended).toBe(true);
   });
+
+  it('keeps a fixed EXT-X-TARGETDURATION whatever the segments (RFC 8216bis §6.2.1)', () => {
+    const t = new RenditionTimeline({ ...init, targetDuration: 10 });
+    expect(t.state().targetDuration).toBe(10);
+    for (const d of [8, 2, 10.4, 3]) {
+      t.addPart({ duration: d, independent: true }, 0, 0);
+      t.closeSegment(d);
+      expect(t.state().targetDuration).toBe(10);
+    }
+    // Without one it follows the longest segment, as before.
+    const free = new RenditionTimeline(init);
+    free.addPart({ duration: 3, independent: true }, 0, 0);
+    free.closeSegment(3);
+    expect(free.state().targetDuration).toBe(3);
+  });
 });

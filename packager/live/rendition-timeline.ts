@@ -16,6 +16,8 @@ export interface TimelineInit {
   firstMsn: number;
   /** The packaging session (default: the first msn, unique per session start second). */
   epoch?: string;
+  /** EXT-X-TARGETDURATION for the whole session (§6.2.1: it MUST NOT change); default from the segments seen. */
+  targetDuration?: number;
 }
 
 /**
@@ -35,7 +37,10 @@ export class RenditionTimeline implements PublishableTimeline {
   /** Seconds of complete segments in the window. */
   private windowSeconds = 0;
 
+  private readonly fixedTargetDuration?: number;
+
   constructor(init: TimelineInit) {
+    this.fixedTargetDuration = init.targetDuration;
     this.meta = {
       streamId: init.streamId,
       rendition: init.rendition,
@@ -47,6 +52,7 @@ export class RenditionTimeline implements PublishableTimeline {
       dvrWindowSeconds: init.dvrWindowSeconds,
       firstMsn: init.firstMsn,
       epoch: init.epoch ?? String(init.firstMsn),
+      ...(init.targetDuration !== undefined ? { targetDuration: init.targetDuration } : {}),
     };
     this.s = openRenditionState(this.meta);
   }
@@ -129,8 +135,9 @@ export class RenditionTimeline implements PublishableTimeline {
       ...(cur.initName ? { map: cur.initName } : {}),
       first,
       ds,
-      // §4.4.3.1: EXT-X-TARGETDURATION is at least every segment's duration rounded to the nearest integer.
-      td: Math.max(Math.round(this.meta.segmentTarget), Math.round(this.maxSegmentDuration)),
+      // §4.4.3.1: EXT-X-TARGETDURATION is at least every segment's duration rounded to the nearest integer;
+      // the packager fixes it for the session and keeps segments within it (CmafSegmenter.maxSegmentSeconds).
+      td: this.fixedTargetDuration ?? Math.max(Math.round(this.meta.segmentTarget), Math.round(this.maxSegmentDuration)),
     });
     return this.s.segments.at(-1)!;
   }
