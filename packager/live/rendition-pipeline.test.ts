@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { FsBlobStore, MemoryLiveState, createLogger, createMetricsRegistry } from '../../platform/index.js';
 import { tempDir } from '../../platform/test-support/env.js';
 import { LiveCatalog } from './live-catalog.js';
-import { createLiveMetrics } from './live-session.js';
+import { createLiveMetrics, type LiveMetrics } from './live-session.js';
 import { MAX_QUEUED_WRITES, RenditionPipeline } from './rendition-pipeline.js';
 import type { RenditionInfo } from '../contract.js';
 import { toRenditionPlaylist, toStreamMpd } from '../manifest/from-catalog.js';
@@ -20,6 +20,22 @@ function liveLikeVideo(seconds: number, size = '160x90'): Buffer {
   ], { maxBuffer: 64 * 1024 * 1024 });
 }
 
+/** A 160x90 video pipeline as the live session builds one, numbering from `firstMsn`. */
+function videoPipeline(deps: Omit<ConstructorParameters<typeof RenditionPipeline>[0], 'logger' | 'metrics'> & { metrics?: LiveMetrics }, streamId: string, firstMsn: number): RenditionPipeline {
+  return new RenditionPipeline(
+    { logger: createLogger('silent'), metrics: deps.metrics ?? createLiveMetrics(createMetricsRegistry(false)), ...deps },
+    {
+      streamId,
+      output: { name: '90p', kind: 'video', fd: 3, height: 90, width: 160, videoBitrateKbps: 100, fps: 30 },
+      partTarget: 0.334,
+      segmentTarget: 2,
+      dvrWindowSeconds: 3600,
+      firstMsn,
+      clock: { runOffsetSeconds: () => 0, wallClockMs: (t) => 1_700_000_000_000 + t * 1000 },
+    },
+  );
+}
+
 describe('RenditionPipeline', () => {
   it('stores parts, segments and init, announces them in order, and deletes parts that left the live edge', async () => {
     const dir = await tempDir('pipeline-');
@@ -27,18 +43,7 @@ describe('RenditionPipeline', () => {
     const catalog = new LiveCatalog(new MemoryLiveState());
     const announced: { msn: number; parts: number; segments: number }[] = [];
     const infos: RenditionInfo[] = [];
-    const pipeline = new RenditionPipeline(
-      { blobs, catalog, logger: createLogger('silent'), metrics: createLiveMetrics(createMetricsRegistry(false)), onInfo: async (i) => void infos.push(i) },
-      {
-        streamId: 's1',
-        output: { name: '90p', kind: 'video', fd: 3, height: 90, width: 160, videoBitrateKbps: 100, fps: 30 },
-        partTarget: 0.334,
-        segmentTarget: 2,
-        dvrWindowSeconds: 3600,
-        firstMsn: 100,
-        clock: { runOffsetSeconds: () => 0, wallClockMs: (t) => 1_700_000_000_000 + t * 1000 },
-      },
-    );
+    const pipeline = videoPipeline({ blobs, catalog, onInfo: async (i) => void infos.push(i) }, 's1', 100);
     const origPublish = catalog.publish.bind(catalog);
     /** Each announcement's preload hint, and the first part announced after it. */
     const hints: { hint: string; next?: string }[] = [];
@@ -121,18 +126,7 @@ describe('RenditionPipeline', () => {
     const registry = createMetricsRegistry(false);
     const metrics = createLiveMetrics(registry);
     const catalog = new LiveCatalog(new MemoryLiveState());
-    const pipeline = new RenditionPipeline(
-      { blobs, catalog, logger: createLogger('silent'), metrics },
-      {
-        streamId: 's2',
-        output: { name: '90p', kind: 'video', fd: 3, height: 90, width: 160, videoBitrateKbps: 100, fps: 30 },
-        partTarget: 0.334,
-        segmentTarget: 2,
-        dvrWindowSeconds: 3600,
-        firstMsn: 1,
-        clock: { runOffsetSeconds: () => 0, wallClockMs: (t) => 1_700_000_000_000 + t * 1000 },
-      },
-    );
+    const pipeline = videoPipeline({ blobs, catalog, metrics }, 's2', 1);
     // 40 s of media arrive while nothing can be written.
     const bytes = liveLikeVideo(40);
     let maxDepth = 0;
@@ -167,18 +161,7 @@ describe('RenditionPipeline', () => {
     const dir = await tempDir('pipeline-init-');
     const blobs = new FsBlobStore(dir);
     const catalog = new LiveCatalog(new MemoryLiveState());
-    const pipeline = new RenditionPipeline(
-      { blobs, catalog, logger: createLogger('silent'), metrics: createLiveMetrics(createMetricsRegistry(false)) },
-      {
-        streamId: 's3',
-        output: { name: '90p', kind: 'video', fd: 3, height: 90, width: 160, videoBitrateKbps: 100, fps: 30 },
-        partTarget: 0.334,
-        segmentTarget: 2,
-        dvrWindowSeconds: 3600,
-        firstMsn: 100,
-        clock: { runOffsetSeconds: () => 0, wallClockMs: (t) => 1_700_000_000_000 + t * 1000 },
-      },
-    );
+    const pipeline = videoPipeline({ blobs, catalog }, 's3', 100);
     const feed = (bytes: Buffer) => {
       for (let i = 0; i < bytes.length; i += 4000) pipeline.push(bytes.subarray(i, i + 4000));
     };
@@ -188,18 +171,7 @@ describe('RenditionPipeline', () => {
     await pipeline.finish().catch(() => undefined);
     expect(pipeline.initKeysUsed).toEqual(['live/s3/90p/init-100.mp4']);
     // The publisher comes back at another size: new sample entries, a new init from the next segment on.
-    const resumed = new RenditionPipeline(
-      { blobs, catalog, logger: createLogger('silent'), metrics: createLiveMetrics(createMetricsRegistry(false)) },
-      {
-        streamId: 's4',
-        output: { name: '90p', kind: 'video', fd: 3, height: 90, width: 160, videoBitrateKbps: 100, fps: 30 },
-        partTarget: 0.334,
-        segmentTarget: 2,
-        dvrWindowSeconds: 3600,
-        firstMsn: 100,
-        clock: { runOffsetSeconds: () => 0, wallClockMs: (t) => 1_700_000_000_000 + t * 1000 },
-      },
-    );
+    const resumed = videoPipeline({ blobs, catalog }, 's4', 100);
     const small = liveLikeVideo(4);
     for (let i = 0; i < small.length; i += 4000) resumed.push(small.subarray(i, i + 4000));
     resumed.restart(true);

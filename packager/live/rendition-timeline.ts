@@ -2,23 +2,11 @@ import type { PartEntry, RenditionEvent, RenditionMeta, RenditionState, SegmentE
 import { foldRenditionEvent, openRenditionState } from './rendition-fold.js';
 import type { PublishableTimeline } from './live-catalog.js';
 
-/** Static facts of a rendition's timeline. */
-export interface TimelineInit {
-  streamId: string;
-  rendition: string;
-  kind: 'video' | 'audio';
-  timescale: number;
-  initName: string;
-  partTarget: number;
-  segmentTarget: number;
-  dvrWindowSeconds: number;
-  /** Media sequence number of the first segment. */
-  firstMsn: number;
-  /** The packaging session (default: the first msn, unique per session start second). */
-  epoch?: string;
-  /** EXT-X-TARGETDURATION for the whole session (§6.2.1: it MUST NOT change); default from the segments seen. */
-  targetDuration?: number;
-}
+/**
+ * Static facts of a rendition's timeline: the catalog's RenditionMeta, with the session (`epoch`,
+ * default the first msn, unique per session start second) and a fixed EXT-X-TARGETDURATION optional.
+ */
+export type TimelineInit = Omit<RenditionMeta, 'epoch'> & { epoch?: string };
 
 /**
  * The growing list of one rendition's segments and parts in the DVR window. Every change is an event
