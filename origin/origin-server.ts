@@ -174,7 +174,8 @@ export class OriginServer {
     const mpd = this.memo.get(`${id} mpd`, version, () =>
       toStreamMpd(stream, states as RenditionState[], Date.now(), {
         // Low-latency DASH: the segment being produced is listed and served as it grows (serveSegment).
-        growing: true,
+        // Not for a copied source: its segments end where its GOPs do, so the next one's length is unknown.
+        growing: !stream.sourceGops,
         // With a SegmentTimeline a player learns of the next segment from an MPD update: refresh often
         // enough that it hears of a segment within a part or two of its start (the MPD is memoised).
         minimumUpdatePeriod: Math.max(0.25, 1.5 * stream.partTarget),

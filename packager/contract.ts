@@ -122,6 +122,8 @@ export interface StreamState {
   segmentTarget: number;
   dvrWindowSeconds: number;
   ended: boolean;
+  /** The video is the publisher's own (passthrough): segments follow its GOPs, not the segment target. */
+  sourceGops?: boolean;
 }
 
 /** Bus topics the packager publishes. */

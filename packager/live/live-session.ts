@@ -155,6 +155,7 @@ export class LiveSession {
       segmentTarget: this.config.live.segmentSeconds,
       dvrWindowSeconds: this.config.live.dvrWindowSeconds,
       ended: this.ended,
+      ...(this.source.passthrough ? { sourceGops: true } : {}),
     };
   }
 
