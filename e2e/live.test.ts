@@ -167,5 +167,7 @@ describe('live: RTMP in, LL-HLS and DASH out', () => {
     expect(await probeVideoCodec(asset.playback.dash)).toBe('h264');
     const live = parseM3u8(await getText(stream.playback.hls.replace('master.m3u8', '360p/index.m3u8')));
     expect(live.endList).toBe(true);
+    // Per-stream metric series (ingest bitrate, transcoder speed, restarts, ...) end with the stream.
+    expect(await getText(`${platform.origin}/metrics`)).not.toContain(`stream="${stream.id}"`);
   }, 60_000);
 });

@@ -39,6 +39,18 @@ describe('edge request coalescing', () => {
     expect(origin.count('/vod/a1/720p/seg-1.m4s')).toBe(1);
   });
 
+  it('fetches and stores a segment once however many random delivery directives are appended to it', async () => {
+    const body = crypto.randomBytes(4096);
+    origin.route('/live/s1/720p/seg-7.m4s', { headers: IMMUTABLE, body });
+    for (let i = 0; i < 25; i++) {
+      const g = await get(`${edge.url}/live/s1/720p/seg-7.m4s?_HLS_msn=${crypto.randomInt(1e9)}&_HLS_part=${i}`);
+      expect(g.status).toBe(200);
+      expect(g.body.equals(body)).toBe(true);
+    }
+    expect(origin.count('/live/s1/720p/seg-7.m4s')).toBe(1);
+    expect(origin.requests.filter((r) => r.startsWith('/live/s1/720p/seg-7.m4s'))).toEqual(['/live/s1/720p/seg-7.m4s']);
+  });
+
   it('streams bytes to every waiter as they arrive; a late joiner gets the buffered bytes, then the tail', async () => {
     const parts = [Buffer.alloc(1000, 1), Buffer.alloc(1000, 2), Buffer.alloc(1000, 3)];
     // A part still being produced: the origin writes each third 500 ms apart (done at ~1000 ms).

@@ -142,7 +142,9 @@ export class EdgeServer implements WaiterHost {
     }
     const headOnly = req.method === 'HEAD';
     if (err instanceof UpstreamError) {
-      this.finished(sendProblem(res, err.status, err.code, err.message, [], headOnly), outcome);
+      // Viewers learn that the origins failed, not where they are; the log has the addresses.
+      this.log.warn({ key, reason: err.message }, 'no origin could serve a request');
+      this.finished(sendProblem(res, err.status, err.code, err.publicDetail, [], headOnly), outcome);
     } else {
       this.log.warn({ err, key }, 'upstream fetch failed');
       this.finished(sendProblem(res, 502, 'ORIGIN_UNAVAILABLE', 'the origin fetch failed', [], headOnly), outcome);

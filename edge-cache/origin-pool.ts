@@ -12,12 +12,17 @@ export interface UpstreamResponse {
   origin: string;
 }
 
-/** Every origin failed: carries the HTTP status the edge answers with (502, or 504 on timeouts). */
+/**
+ * Every origin failed: carries the HTTP status the edge answers with (502, or 504 on timeouts). The
+ * message names the origins and their errors, for logs; `publicDetail` is what a viewer is told, with
+ * no internal address in it.
+ */
 export class UpstreamError extends Error {
   constructor(
     readonly status: 502 | 504,
     readonly code: 'ORIGIN_UNAVAILABLE' | 'ORIGIN_TIMEOUT' | 'ORIGIN_ERROR',
     message: string,
+    readonly publicDetail: string,
   ) {
     super(message);
   }
@@ -127,8 +132,8 @@ export class OriginPool {
         last = `${o.url}: ${code || (err as Error).message}`;
       }
     }
-    if (timedOut) throw new UpstreamError(504, 'ORIGIN_TIMEOUT', `no origin answered in time (${last})`);
-    throw new UpstreamError(502, unreachable ? 'ORIGIN_UNAVAILABLE' : 'ORIGIN_ERROR', `no origin could serve the request (${last})`);
+    if (timedOut) throw new UpstreamError(504, 'ORIGIN_TIMEOUT', `no origin answered in time (${last})`, 'no origin answered in time');
+    throw new UpstreamError(502, unreachable ? 'ORIGIN_UNAVAILABLE' : 'ORIGIN_ERROR', `no origin could serve the request (${last})`, 'no origin could serve the request');
   }
 
   private markDown(o: Origin, reason: string): void {

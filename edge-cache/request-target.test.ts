@@ -33,6 +33,15 @@ describe('request target', () => {
     expect(parseTarget('/t/x/live/s1/../s2/master.m3u8')).toBeUndefined();
   });
 
+  it('keys only live media playlists by delivery directives: anywhere else they are dropped', () => {
+    // Cache pollution: one origin fetch and one stored copy per random value, before.
+    for (const path of ['/live/s1/720p/seg-5.m4s', '/live/s1/720p/part-5.1.m4s', '/live/s1/master.m3u8', '/live/s1/manifest.mpd', '/vod/a1/720p/index.m3u8']) {
+      expect(parseTarget(`${path}?_HLS_msn=${Math.floor(Math.random() * 1e9)}&_HLS_part=3&_HLS_skip=YES`)).toEqual({ key: path, mediaId: path.split('/')[2], blocking: false });
+      // Malformed directives on them are ignored, not refused.
+      expect(parseTarget(`${path}?_HLS_msn=-1&token=t`)).toEqual({ key: path, mediaId: path.split('/')[2], token: 't', blocking: false });
+    }
+  });
+
   it('reports malformed directives', () => {
     expect(parseTarget('/live/s1/720p/index.m3u8?_HLS_msn=-1')).toBe('_HLS_msn must be a non-negative integer');
     expect(parseTarget('/live/s1/720p/index.m3u8?_HLS_msn=1&_HLS_part=x')).toBe('_HLS_part must be a non-negative integer');

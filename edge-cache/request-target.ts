@@ -5,7 +5,7 @@
 
 /** A media request as the edge sees it. */
 export interface MediaTarget {
-  /** Cache key and upstream path: the path plus only the blocking-reload directives, in fixed order. */
+  /** Cache key and upstream path: the path, plus (live media playlists only) the delivery directives in fixed order. */
   key: string;
   /** Stream id (`/live/{id}/...`) or asset id (`/vod/{id}/...`): what a playback token's `sub` must be. */
   mediaId: string;
@@ -18,6 +18,8 @@ export interface MediaTarget {
 /** Our names use only unreserved characters (origin/media-path.ts); anything else is refused. */
 const MEDIA_PATH = /^\/(live|vod)\/([A-Za-z0-9_-]{1,64})\/[A-Za-z0-9_.\-/]{1,200}$/;
 const MSN = /^\d{1,15}$/;
+/** `/live/{streamId}/{rendition}/index.m3u8`: the only resource that takes delivery directives. */
+const LIVE_MEDIA_PLAYLIST = /^\/live\/[A-Za-z0-9_-]{1,64}\/[A-Za-z0-9_-]{1,32}\/index\.m3u8$/;
 /** Path form of signed playback URLs: `/t/{token}/live/{id}/...` (see README.md). */
 export const TOKEN_PREFIX = '/t/';
 const PART = /^\d{1,4}$/;
@@ -52,6 +54,10 @@ function parsePlain(url: string): MediaTarget | string | undefined {
   if (!m || path.includes('/.') || path.includes('//')) return undefined;
   const mediaId = m[2];
   if (q < 0) return { key: path, mediaId, blocking: false };
+  // Delivery directives mean something to live media playlists only (RFC 8216bis §6.2.5): anywhere
+  // else they are dropped with every other parameter, so `seg-5.m4s?_HLS_msn=<random>` can neither make
+  // an origin fetch per value nor store a copy per value.
+  const directives = m[1] === 'live' && LIVE_MEDIA_PLAYLIST.test(path);
   let msn: string | undefined;
   let part: string | undefined;
   let skip: string | undefined;
@@ -65,10 +71,12 @@ function parsePlain(url: string): MediaTarget | string | undefined {
     if (eq > start && eq < end) {
       const name = query.slice(start, eq);
       const value = query.slice(eq + 1, end);
-      if (name === '_HLS_msn') msn = value;
+      if (name === 'token') token = decodeToken(value);
+      else if (!directives) {
+        // Not a live media playlist: only the token counts.
+      } else if (name === '_HLS_msn') msn = value;
       else if (name === '_HLS_part') part = value;
       else if (name === '_HLS_skip') skip = value;
-      else if (name === 'token') token = decodeToken(value);
     }
     start = end + 1;
   }

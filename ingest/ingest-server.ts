@@ -364,6 +364,7 @@ export class IngestServer {
     this.m.live.dec();
     this.m.bitrate.remove({ stream: s.streamId });
     this.m.fps.remove({ stream: s.streamId });
+    this.m.dropped.remove({ stream: s.streamId });
     this.log.info({ streamId: s.streamId, sessionId: s.connId, reason }, 'publish ended');
     this.publish('ingest.stream.ended', { streamId: s.streamId, sessionId: s.connId, endedAtMs: Date.now(), reason });
   }

@@ -15,6 +15,13 @@ interface Fold extends LoadedRendition {
   healing?: Promise<void>;
 }
 
+/** The origin holds as many requests as it may: answered 503 at once, with Retry-After. */
+export class OriginBusyError extends Error {
+  constructor(readonly held: number) {
+    super(`the origin already holds ${held} blocking requests`);
+  }
+}
+
 /** Stream state is re-read after this even without an announcement. */
 const STREAM_TTL_MS = 2000;
 /** A rendition not in the catalog is asked for again after this. */
@@ -38,7 +45,14 @@ export class LiveView {
   private readonly rechecks = new Map<string, NodeJS.Timeout>();
   private unwatch?: Unsubscribe;
 
-  constructor(private readonly catalog: LiveCatalog) {}
+  /** Requests held now, over every rendition. */
+  private held = 0;
+
+  /** `maxHeld` bounds the requests held at once (waiters, their timers and sockets). */
+  constructor(
+    private readonly catalog: LiveCatalog,
+    private readonly maxHeld = Infinity,
+  ) {}
 
   async start(): Promise<void> {
     this.unwatch = await this.catalog.watch((change) => this.onChange(change));
@@ -46,9 +60,7 @@ export class LiveView {
 
   /** Number of requests currently held. */
   get heldCount(): number {
-    let n = 0;
-    for (const set of this.waiters.values()) n += set.size;
-    return n;
+    return this.held;
   }
 
   stream(streamId: string): Promise<StreamState | null> {
@@ -95,7 +107,9 @@ export class LiveView {
   ): Promise<RenditionState | null> {
     const now = await this.rendition(streamId, rendition);
     if (now && ready(now)) return now;
+    if (this.held >= this.maxHeld) throw new OriginBusyError(this.held);
     const key = `${streamId} ${rendition}`;
+    this.held++;
     return new Promise((resolve) => {
       const waiter: Waiter = {
         ready,
@@ -120,8 +134,8 @@ export class LiveView {
 
   private removeWaiter(key: string, w: Waiter): void {
     const set = this.waiters.get(key);
-    if (!set) return;
-    set.delete(w);
+    if (!set?.delete(w)) return;
+    this.held--;
     if (set.size === 0) {
       this.waiters.delete(key);
       clearInterval(this.rechecks.get(key));
@@ -208,6 +222,7 @@ export class LiveView {
       clearInterval(this.rechecks.get(key));
     }
     this.waiters.clear();
+    this.held = 0;
     this.rechecks.clear();
   }
 }

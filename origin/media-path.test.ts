@@ -19,6 +19,10 @@ describe('parseMediaPath', () => {
   });
 
   it.each([
+    // An escaped slash the edge refuses must not name a path at the origin either.
+    '/vod/abc/720p%2Fseg-1.m4s',
+    '/live/abc/720p%2findex.m3u8',
+    '/live/abc/%37%32%30p/seg-1.m4s',
     '/live/../etc/passwd',
     '/live/abc/%2e%2e/%2e%2e/etc/passwd',
     '/live/abc/..%2fseg-1.m4s',

@@ -19,14 +19,11 @@ const VOD_FILE = /^(?:[A-Za-z0-9_-]{1,32}\/)?[A-Za-z0-9_.-]{1,64}$/;
 
 /** Parses a URL pathname (still percent-encoded); null when it names nothing we serve. */
 export function parseMediaPath(pathname: string): MediaPath | null {
-  // Only unreserved characters are legal in our names, so any '%' is already suspicious: decode once
-  // and re-check, which also catches %2e%2e and %2f smuggling.
-  let path: string;
-  try {
-    path = decodeURIComponent(pathname);
-  } catch {
-    return null;
-  }
+  // Only unreserved characters are legal in our names (RFC 3986 §2.3), which never need escaping: a
+  // '%' anywhere is refused, as the edge refuses it, so `a%2Fb` cannot name a path the edge did not
+  // authorize and %2e%2e cannot climb.
+  if (pathname.includes('%')) return null;
+  const path = pathname;
   if (path.includes('\0') || path.includes('\\') || path.includes('..') || path.includes('//')) return null;
   const seg = path.split('/');
   if (seg[0] !== '' || seg.length < 4) return null;

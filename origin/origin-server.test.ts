@@ -11,11 +11,11 @@ const STREAM = 'stream1';
 const FIRST_MSN = 1000;
 
 /** A rendition whose parts the test produces by hand, through the same catalog the packager uses. */
-async function setup() {
+async function setup(env: Record<string, string> = {}) {
   const dir = await tempDir('origin-test-');
   const blobs = new FsBlobStore(dir);
   const catalog = new LiveCatalog(new MemoryLiveState());
-  const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: dir, ORIGIN_PORT: '0', BIND_HOST: '127.0.0.1', ORIGIN_BLOCKING_TIMEOUT_MS: '1500' });
+  const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: dir, ORIGIN_PORT: '0', BIND_HOST: '127.0.0.1', ORIGIN_BLOCKING_TIMEOUT_MS: '1500', ...env });
   const origin = new OriginServer({ blobs, catalog, logger: createLogger('silent'), metrics: createMetricsRegistry(false) }, config);
   await origin.start();
   const renditions: RenditionInfo[] = [
@@ -217,6 +217,33 @@ describe('OriginServer while a stream starts', () => {
       expect(await m.text()).toContain('#EXT-X-STREAM-INF');
       expect(a.status).toBe(200);
       expect(await a.text()).toContain('#EXTINF');
+    } finally {
+      await ctx.origin.close();
+    }
+  });
+});
+
+describe('OriginServer under a flood of blocking requests', () => {
+  it('holds at most ORIGIN_MAX_HELD_REQUESTS and answers the rest 503 ORIGIN_BUSY at once', async () => {
+    const ctx = await setup({ ORIGIN_MAX_HELD_REQUESTS: '3' });
+    try {
+      for (let i = 0; i < 5; i++) await ctx.addPart();
+      const next = `${ctx.base}/live/${STREAM}/360p/index.m3u8?_HLS_msn=${FIRST_MSN + 1}&_HLS_part=1`;
+      const held = [0, 1, 2].map(() => fetch(next));
+      await new Promise((r) => setTimeout(r, 200));
+      const started = Date.now();
+      const refused = await fetch(next);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect((await refused.json()).code).toBe('ORIGIN_BUSY');
+      expect(Date.now() - started).toBeLessThan(500);
+      await ctx.addPart();
+      for (const res of await Promise.all(held)) expect(res.status).toBe(200);
+      // Released requests free their places.
+      const again = fetch(`${ctx.base}/live/${STREAM}/360p/index.m3u8?_HLS_msn=${FIRST_MSN + 1}&_HLS_part=2`);
+      await new Promise((r) => setTimeout(r, 100));
+      await ctx.addPart();
+      expect((await again).status).toBe(200);
     } finally {
       await ctx.origin.close();
     }

@@ -8,7 +8,7 @@ import { hasPart, tooFarAhead } from './blocking-rules.js';
 import { IMMUTABLE, streamGrowingSegment } from './growing-segment.js';
 import { HotObjects } from './hot-objects.js';
 import { chooseEncoding, contentTypeOf, parseRange, sendProblem, sendText } from './http-replies.js';
-import { LiveView } from './live-view.js';
+import { LiveView, OriginBusyError } from './live-view.js';
 import { parseDirectives, parseMediaPath, storageKeyOf, type DeliveryDirectives, type MediaPath } from './media-path.js';
 import { PlaylistMemo, type RenderedText } from './playlist-memo.js';
 /** Live playlists change every part: let caches keep them for no time, but coalesce. */
@@ -47,10 +47,16 @@ export class OriginServer {
     private readonly config: Config,
   ) {
     this.log = deps.logger.child({ mod: 'origin' });
-    this.view = new LiveView(deps.catalog);
+    this.view = new LiveView(deps.catalog, config.origin.maxHeldRequests);
     this.hot = new HotObjects(deps.blobs, 256 * 1024 * 1024);
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err) => {
+        if (err instanceof OriginBusyError && !res.headersSent) {
+          // Bounded: past ORIGIN_MAX_HELD_REQUESTS a blocking request is refused, not queued.
+          res.setHeader('Retry-After', '1');
+          this.count('busy', sendProblem(res, 503, 'ORIGIN_BUSY', 'the origin holds as many blocking requests as it may; retry'));
+          return;
+        }
         this.log.error({ err, url: req.url }, 'request failed');
         if (!res.headersSent) sendProblem(res, 500, 'INTERNAL', 'internal error');
         else res.destroy();

@@ -55,7 +55,7 @@ export interface Config {
     ffmpegPath: string;
     ffprobePath: string;
   };
-  origin: { blockingTimeoutMs: number; internalUrl: string };
+  origin: { blockingTimeoutMs: number; internalUrl: string; maxHeldRequests: number };
   edge: {
     originUrls: string[];
     cacheBytes: number;
@@ -245,6 +245,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     origin: {
       blockingTimeoutMs: num(env, 'ORIGIN_BLOCKING_TIMEOUT_MS', 6000, 100, 60000),
+      maxHeldRequests: num(env, 'ORIGIN_MAX_HELD_REQUESTS', 50000, 1, 10_000_000),
       internalUrl: str(env, 'ORIGIN_INTERNAL_URL', `http://127.0.0.1:${originPort}`),
     },
     edge: {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseLadder } from '../../platform/index.js';
 import {
   ffmpegLadderArgs,
+  protocolWhitelist,
   fitLadder,
   fpsRational,
   outputFps,
@@ -119,5 +120,21 @@ describe('ladder rules', () => {
   it('redacts the input URL for logs', () => {
     const { args } = build({});
     expect(redactLadderArgs(args).join(' ')).not.toContain('tok123');
+  });
+});
+
+describe('protocolWhitelist', () => {
+  it('allows only the input URL\'s own protocol and its transport', () => {
+    expect(protocolWhitelist('http://127.0.0.1:4000/ingest/tok/s.flv')).toBe('http,tcp');
+    expect(protocolWhitelist('https://cdn.example/x.m3u8')).toBe('https,tls,tcp');
+    expect(protocolWhitelist('rtmp://h/live/k')).toBe('rtmp,tcp');
+    expect(protocolWhitelist('/data/upload.mp4')).toBe('file');
+    expect(protocolWhitelist('file:///data/upload.mp4')).toBe('file');
+  });
+
+  it('is passed right before the ladder\'s network input', () => {
+    const out = ffmpegLadderArgs({ input: { kind: 'url', url: 'http://127.0.0.1:4000/ingest/t/s.flv' }, source: { width: 1280, height: 720, fps: 30, hasAudio: true, audioCodec: 'aac' }, rungs: LADDER, segmentSeconds: 2 });
+    const i = out.args.indexOf('-i');
+    expect(out.args.slice(i - 2, i)).toEqual(['-protocol_whitelist', 'http,tcp']);
   });
 });

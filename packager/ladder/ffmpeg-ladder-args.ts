@@ -135,6 +135,28 @@ export function fitLadder(rungs: Rung[], sourceHeight: number): Rung[] {
   return [{ name: `${height}p`, height, videoBitrateKbps: kbps }];
 }
 
+/**
+ * FFmpeg's `-protocol_whitelist` for an input URL: the URL's own protocol and what it rides on, and
+ * nothing else, so a source (or anything it names, such as a playlist's entries) cannot make FFmpeg
+ * open local files or other protocols. A path without a scheme is a local file.
+ */
+export function protocolWhitelist(url: string): string {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  switch (scheme) {
+    case undefined:
+    case 'file':
+      return 'file';
+    case 'https':
+      return 'https,tls,tcp';
+    case 'rtmps':
+      return 'rtmps,tls,tcp';
+    case 'srt':
+      return 'srt,udp';
+    default:
+      return `${scheme},tcp`;
+  }
+}
+
 /** Input side: quick start on live sources without dropping the GOP the ingest replays first. */
 function inputArgs(input: LadderInput): { args: string[]; video: string; audio: string } {
   if (input.kind === 'lavfi') {
@@ -154,6 +176,7 @@ function inputArgs(input: LadderInput): { args: string[]; video: string; audio: 
       '-probesize', '4000000',
       // A stalled source ends FFmpeg (10 s) so the supervisor sees it, instead of hanging forever.
       ...(network ? ['-rw_timeout', '10000000'] : []),
+      '-protocol_whitelist', protocolWhitelist(input.url),
       '-i', input.url,
     ],
     video: '0:v:0',

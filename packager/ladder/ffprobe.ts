@@ -3,6 +3,7 @@
  * for a direct ffprobe spawn touches only this file.
  */
 import ffmpeg from 'fluent-ffmpeg';
+import { protocolWhitelist } from './ffmpeg-ladder-args.js';
 
 /** What the ladder needs to know about a source. */
 export interface SourceProbe {
@@ -76,6 +77,8 @@ export function probeSource(url: string, opts: ProbeOptions): Promise<SourceProb
     // Bounds the probe itself, so the process does not outlive the deadline by much: I/O stall
     // timeout (microseconds) on network inputs, and how much media to analyse.
     ...(network ? ['-rw_timeout', String(timeoutMs * 1000)] : []),
+    // Only the source's own protocol (ffprobe follows what a source names, such as playlist entries).
+    '-protocol_whitelist', protocolWhitelist(url),
     // Live sources: 1 s of media is plenty for FLV (codec parameters travel in sequence headers).
     '-analyzeduration', network ? '1000000' : '3000000',
     '-probesize', '5000000',

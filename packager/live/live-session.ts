@@ -139,6 +139,8 @@ export class LiveSession {
       for (const p of this.retired) await p.finish();
       await this.deps.catalog.putStream(this.streamState());
       this.deps.metrics.sessions.dec();
+      // Per-stream series go with the stream: label sets stay bounded by the streams live now.
+      for (const m of [this.deps.metrics.speed, this.deps.metrics.fps, this.deps.metrics.restarts]) m.remove({ stream: this.streamId });
     }
     return this.pipelines;
   }
