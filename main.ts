@@ -19,6 +19,7 @@ import {
   loadConfig,
   type Config,
   type Logger,
+  type LiveState,
 } from './platform/index.js';
 import { ControlApiClient, ControlApiServer, type ControlApiTopics } from './control-api/index.js';
 import { IngestServer, type IngestTopics, type PublishAuthorizer } from './ingest/index.js';
@@ -44,6 +45,8 @@ const whipNotYet: OpsRoute = (req, res, url) => {
 export interface RunningPlatform {
   config: Config;
   logger: Logger;
+  /** The shared live state (in-process or Redis), for operators' tools and tests. */
+  liveState: LiveState;
   close(): Promise<void>;
 }
 
@@ -53,8 +56,10 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
   const metrics = createMetricsRegistry();
   const has = (s: ServiceName) => services.includes(s);
   let ready = false;
+  let shared: LiveState | undefined;
   try {
     const liveState = life.add('live-state', createLiveState(config));
+    shared = liveState;
     const bus = life.add('bus', createBus<PlatformTopics>(config, logger));
     const blobs = life.add('blobs', createBlobStore(config));
     const catalog = new LiveCatalog(liveState);
@@ -83,11 +88,15 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
       life.add('origin', origin);
     }
     if (has('edge-cache')) {
-      // Streams and assets whose playback policy is signed need a token at the edge (control-api publishes them).
-      const isSigned = config.edge.playbackSigningKey
-        ? async (mediaId: string) => (await liveState.get(playbackPolicyKey(mediaId))) === 'signed'
-        : undefined;
-      const edge = new EdgeServer({ logger, metrics, isSigned }, edgeConfigFrom(config));
+      // Streams and assets whose playback policy is signed need a token at the edge. control-api publishes
+      // every policy to the shared live state; a missing entry (Redis restart, eviction, FLUSHALL) is
+      // never taken as public: control-api is asked, and when it cannot answer the edge refuses.
+      const policyApi = controlApi ?? new ControlApiClient({}, config);
+      const playbackPolicy = async (mediaId: string): Promise<'signed' | 'public'> => {
+        const known = await liveState.get(playbackPolicyKey(mediaId));
+        return known === 'signed' || known === 'public' ? known : policyApi.playbackPolicy(mediaId);
+      };
+      const edge = new EdgeServer({ logger, metrics, playbackPolicy }, edgeConfigFrom(config));
       await edge.start();
       life.add('edge-cache', edge);
     }
@@ -120,6 +129,7 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
   return {
     config,
     logger,
+    liveState: shared!,
     close: async () => {
       ready = false;
       await life.close();
@@ -136,7 +146,8 @@ async function cli(): Promise<void> {
   }
   let config: Config;
   try {
-    config = loadConfig();
+    // One process (`all`) keeps generated secrets under DATA_DIR; split services must be given theirs.
+    config = loadConfig(process.env, { localSecrets: arg === 'all' });
   } catch (err) {
     process.stderr.write(`configuration error: ${(err as Error).message}\n`);
     process.exit(2);

@@ -2,7 +2,7 @@ import { AppError, type Config } from '../platform/index.js';
 import type { PublishAuthorizer, PublishMeta } from '../ingest/contract.js';
 import {
   INTERNAL_TOKEN_HEADER, type AssetStatus, type AssetView, type LiveStreamControl, type LiveStreamStatus,
-  type PublishAuthorization, type RecordingAssetInput,
+  type PlaybackPolicy, type PublishAuthorization, type RecordingAssetInput,
 } from './contract.js';
 
 /** How long one internal call may take before the caller gives up (a publish handshake is waiting). */
@@ -33,6 +33,12 @@ export class ControlApiClient implements LiveStreamControl, PublishAuthorizer {
     return this.authorizePublish(streamKey);
   }
 
+  /** A stream's or asset's playback policy, from control-api's database. */
+  async playbackPolicy(mediaId: string): Promise<PlaybackPolicy> {
+    const res = await this.call('GET', `/internal/v1/playback-policies/${encodeURIComponent(mediaId)}`, undefined, [200]);
+    return ((await res.json()) as { policy: PlaybackPolicy }).policy;
+  }
+
   /** Reports a stream's status; false when the stream does not exist. */
   async setStreamStatus(streamId: string, status: LiveStreamStatus): Promise<boolean> {
     const res = await this.call('POST', `/internal/v1/live-streams/${encodeURIComponent(streamId)}/status`, { status }, [204, 404]);
@@ -52,14 +58,14 @@ export class ControlApiClient implements LiveStreamControl, PublishAuthorizer {
     return res.status === 204;
   }
 
-  private async call(method: string, path: string, body: object, expected: number[]): Promise<Response> {
+  private async call(method: string, path: string, body: object | undefined, expected: number[]): Promise<Response> {
     const doFetch = this.deps.fetch ?? fetch;
     let res: Response;
     try {
       res = await doFetch(`${this.base}${path}`, {
         method,
-        headers: { 'content-type': 'application/json', [INTERNAL_TOKEN_HEADER]: this.config.internalToken },
-        body: JSON.stringify(body),
+        headers: { ...(body ? { 'content-type': 'application/json' } : {}), [INTERNAL_TOKEN_HEADER]: this.config.internalToken },
+        body: body ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
     } catch (err) {

@@ -5,7 +5,7 @@ import type { PublishAuthorizer, PublishMeta } from '../ingest/contract.js';
 import type { PackagerTopics } from '../packager/contract.js';
 import { buildControlApi, createServices, type ControlApiDeps } from './app.js';
 import type {
-  AssetStatus, AssetView, LiveStreamControl, LiveStreamStatus, PublishAuthorization, RecordingAssetInput,
+  AssetStatus, AssetView, LiveStreamControl, LiveStreamStatus, PlaybackPolicy, PublishAuthorization, RecordingAssetInput,
 } from './contract.js';
 import { controlApiMigrations } from './migrations.js';
 import type { Services } from './routes/route-context.js';
@@ -37,8 +37,8 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
   async start(): Promise<void> {
     const applied = await migrate(this.deps.sql, controlApiMigrations);
     if (applied.length) this.logger.info({ applied }, 'migrations applied');
-    // Edges learn which media need signed playback from the shared live state.
-    await this.services.policies.syncAll();
+    // Edges learn which media need signed playback from the shared live state (republished every minute).
+    await this.services.policies.start();
     await this.subscribe();
     const ready = this.deps.ready;
     this.app = await buildControlApi({ ...this.deps, ready: async () => this.listening && (ready ? await ready() : true) }, this.config);
@@ -58,8 +58,14 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
   /** Stops listening (in-flight requests finish) and unsubscribes; the ports it was given stay open. */
   async close(): Promise<void> {
     this.listening = false;
+    this.services.policies.close();
     await Promise.allSettled(this.unsubscribes.splice(0).map((u) => u()));
     await this.app?.close();
+  }
+
+  /** The playback policy of a stream or asset, from the database (for edges that found no entry). */
+  playbackPolicy(mediaId: string): Promise<PlaybackPolicy> {
+    return this.services.policies.policyOf(mediaId);
   }
 
   /** May this stream key publish now? */

@@ -26,6 +26,20 @@ function liveStreamFlow(open: () => Promise<{ sql: Sql; drop?: () => Promise<voi
     await drop?.();
   });
 
+  it('refuses a signed stream on a server without PLAYBACK_SIGNING_KEY (it would play for anyone)', async () => {
+    const keyless = await createTestApp({ sql: t.sql, env: { PLAYBACK_SIGNING_KEY: '' } });
+    try {
+      const u = await keyless.signup();
+      const res = await keyless.app.inject({ method: 'POST', url: '/v1/live-streams', headers: u.auth, payload: { title: 'secret', playbackPolicy: 'signed' } });
+      expect(res.statusCode).toBe(409);
+      expect(res.json()).toMatchObject({ code: 'PLAYBACK_SIGNING_DISABLED' });
+      const open = await keyless.app.inject({ method: 'POST', url: '/v1/live-streams', headers: u.auth, payload: { title: 'open' } });
+      expect(open.statusCode).toBe(201);
+    } finally {
+      await keyless.close();
+    }
+  });
+
   it('creates a stream with the full public contract and absolute URLs', async () => {
     const u = await t.signup();
     const res = await t.app.inject({

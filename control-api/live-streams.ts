@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { type Config, type Logger, maskKey, type Sql } from '../platform/index.js';
+import { AppError, type Config, type Logger, maskKey, type Sql } from '../platform/index.js';
 import type { ControlApiBus } from './app.js';
 import type { AssetService } from './assets.js';
 import type { PlaybackPolicies } from './playback-policies.js';
@@ -75,6 +75,10 @@ export class LiveStreamService {
 
   /** Creates a stream with a fresh key; the key is in this answer and nowhere else, ever. */
   async create(accountId: string, input: CreateLiveStreamInput): Promise<LiveStreamView> {
+    // Fail closed: a signed stream on a server that cannot sign playback tokens would play for anyone.
+    if (input.playbackPolicy === 'signed' && !this.config.edge.playbackSigningKey) {
+      throw new AppError(409, 'PLAYBACK_SIGNING_DISABLED', 'playbackPolicy "signed" needs PLAYBACK_SIGNING_KEY on this server (one-process mode generates one under DATA_DIR)');
+    }
     const key = newStreamKey();
     const now = new Date();
     const [row] = await this.deps.sql.query<LiveStreamRow>(

@@ -1,5 +1,6 @@
 /** Signed playback end to end: control-api issues the token, the edge enforces it, players follow signed URLs. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { playbackPolicyKey } from '../platform/index.js';
 import { api, getText, publishTestPattern, signUp, startTestPlatform, stop, waitUntil, type TestPlatform } from './support.js';
 
 describe('signed playback', () => {
@@ -60,6 +61,17 @@ describe('per-stream playback policy', () => {
     token = await signUp(platform.api);
   }, 60_000);
   afterAll(() => platform?.close());
+
+  it('keeps refusing a signed stream whose policy entry the live state lost (Redis restart, FLUSHALL)', async () => {
+    const signed = (await api(platform.api, 'POST', '/v1/live-streams', { title: 'lost entry', playbackPolicy: 'signed' }, token)).body;
+    await platform.liveState.del(playbackPolicyKey(signed.id));
+    // A missing entry is not "public": the edge asks control-api, which answers from the database.
+    const refused = await fetch(signed.playback.hls);
+    expect(refused.status).toBe(401);
+    expect((await refused.json()).code).toBe('PLAYBACK_TOKEN_REQUIRED');
+    // And control-api published the entry again.
+    expect(await platform.liveState.get(playbackPolicyKey(signed.id))).toBe('signed');
+  });
 
   it('asks for a token only for signed streams, before anything reaches the origin', async () => {
     const open = (await api(platform.api, 'POST', '/v1/live-streams', { title: 'open' }, token)).body;

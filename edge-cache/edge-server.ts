@@ -22,10 +22,11 @@ export interface EdgeDeps {
   /** The process's registry (never prom-client's global one). */
   metrics: Registry;
   /**
-   * Whether a stream or asset needs a playback token (its playback policy is `signed`). Consulted only
-   * when a signing key is configured and EDGE_REQUIRE_TOKEN is off; answers are cached briefly.
+   * A stream's or asset's playback policy: `signed` needs a playback token. Consulted unless
+   * EDGE_REQUIRE_TOKEN is on (then every request needs one); answers are cached briefly. A look-up
+   * that fails is answered 503, and signed media on an edge without PLAYBACK_SIGNING_KEY is refused.
    */
-  isSigned?: (mediaId: string) => Promise<boolean>;
+  playbackPolicy?: (mediaId: string) => Promise<'signed' | 'public'>;
 }
 
 /**
@@ -45,7 +46,7 @@ export class EdgeServer implements WaiterHost {
   private readonly auth?: PlaybackAuth;
   private readonly metrics: EdgeMetrics;
   private readonly registry: Registry;
-  private readonly policies?: SignedPolicies;
+  private readonly policies?: PlaybackPolicies;
 
   constructor(deps: EdgeDeps, config: EdgeConfig) {
     this.config = resolveEdgeConfig(config);
@@ -84,9 +85,10 @@ export class EdgeServer implements WaiterHost {
       maxObjectBytes: c.maxObjectBytes,
     });
     // With a signing key, tokens are checked for every request (EDGE_REQUIRE_TOKEN) or for the streams
-    // and assets whose playback policy is signed (deps.isSigned; see README.md).
-    if (c.playbackSigningKey && (c.requireToken || deps.isSigned)) this.auth = new PlaybackAuth(c.playbackSigningKey);
-    if (!c.requireToken && deps.isSigned) this.policies = new SignedPolicies(deps.isSigned);
+    // and assets whose playback policy is signed (deps.playbackPolicy; see README.md). Without a key,
+    // signed media is refused: it is never served as if it were public.
+    if (c.playbackSigningKey && (c.requireToken || deps.playbackPolicy)) this.auth = new PlaybackAuth(c.playbackSigningKey);
+    if (!c.requireToken && deps.playbackPolicy) this.policies = new PlaybackPolicies(deps.playbackPolicy);
     this.server = http.createServer({ noDelay: true }, (req, res) => this.onRequest(req, res));
     // Longer than typical load-balancer idle timeouts, so the edge never closes a connection they reuse.
     this.server.keepAliveTimeout = 65_000;
@@ -183,10 +185,10 @@ export class EdgeServer implements WaiterHost {
     if (typeof target === 'string') {
       return this.finished(sendProblem(res, 400, 'BAD_DELIVERY_DIRECTIVE', target, [], headOnly), 'bypass');
     }
-    if (this.auth && this.policies) {
+    if (this.policies) {
       // Per-stream policy: known answers are synchronous; an unknown id waits for one look-up.
-      const signed = this.policies.cached(target.mediaId);
-      if (signed === undefined) {
+      const policy = this.policies.cached(target.mediaId);
+      if (policy === undefined) {
         this.policies.lookup(target.mediaId).then(
           () => this.route(req, res),
           (err: unknown) => {
@@ -196,7 +198,10 @@ export class EdgeServer implements WaiterHost {
         );
         return;
       }
-      if (!signed) return this.serveMedia(req, res, target);
+      if (policy === 'public') return this.serveMedia(req, res, target);
+      if (!this.auth) {
+        return this.finished(sendProblem(res, 503, 'PLAYBACK_SIGNING_UNAVAILABLE', 'this media needs signed playback, which this edge is not configured for', [], headOnly), 'bypass');
+      }
     }
     if (this.auth) {
       const verdict = this.auth.check(target.mediaId, target.token ?? bearerToken(req.headers.authorization));
@@ -305,22 +310,22 @@ function factsOf(status: number, h: UpstreamHeaders) {
 /** How long a stream's playback policy is trusted before it is looked up again. */
 const POLICY_TTL_MS = 5000;
 
-/** Cached answers of "is this media signed?", with one look-up in flight per id. */
-class SignedPolicies {
-  private readonly known = new LRUCache<string, boolean>({ max: 100_000, ttl: POLICY_TTL_MS });
+/** Cached answers of "what is this media's playback policy?", with one look-up in flight per id. */
+class PlaybackPolicies {
+  private readonly known = new LRUCache<string, 'signed' | 'public'>({ max: 100_000, ttl: POLICY_TTL_MS });
   private readonly pending = new Map<string, Promise<void>>();
 
-  constructor(private readonly isSigned: (mediaId: string) => Promise<boolean>) {}
+  constructor(private readonly policyOf: (mediaId: string) => Promise<'signed' | 'public'>) {}
 
-  cached(mediaId: string): boolean | undefined {
+  cached(mediaId: string): 'signed' | 'public' | undefined {
     return this.known.get(mediaId);
   }
 
   lookup(mediaId: string): Promise<void> {
     let p = this.pending.get(mediaId);
     if (!p) {
-      p = this.isSigned(mediaId)
-        .then((signed) => void this.known.set(mediaId, signed))
+      p = this.policyOf(mediaId)
+        .then((policy) => void this.known.set(mediaId, policy))
         .finally(() => this.pending.delete(mediaId));
       this.pending.set(mediaId, p);
     }

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { EdgeConfig } from './contract.js';
-import { EdgeServer } from './edge-server.js';
+import { EdgeServer, type EdgeDeps } from './edge-server.js';
 
 /** A started edge for tests, with its registry. */
 export interface TestEdge {
@@ -13,10 +13,10 @@ export interface TestEdge {
 }
 
 /** Starts an edge on a free loopback port in front of `originUrls`, with fast health checks. */
-export async function startEdge(originUrls: string[], overrides: Partial<EdgeConfig> = {}): Promise<TestEdge> {
+export async function startEdge(originUrls: string[], overrides: Partial<EdgeConfig> = {}, deps: Pick<EdgeDeps, 'playbackPolicy'> = {}): Promise<TestEdge> {
   const registry = new Registry();
   const edge = new EdgeServer(
-    { logger: pino({ level: process.env.EDGE_TEST_LOG ?? 'silent' }), metrics: registry },
+    { logger: pino({ level: process.env.EDGE_TEST_LOG ?? 'silent' }), metrics: registry, ...deps },
     { port: 0, bindHost: '127.0.0.1', originUrls, cacheBytes: 8 * 1024 * 1024, healthIntervalMs: 100, ...overrides },
   );
   await edge.start();

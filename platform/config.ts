@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 
@@ -148,12 +149,15 @@ export function parseLadder(raw: string): Rung[] {
 const DEFAULT_LADDER = '720p:720:2800,480p:480:1400,360p:360:800';
 
 /** Reads and validates the environment. Only this function reads process.env. */
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(env: Env = process.env, opts: { localSecrets?: boolean } = {}): Config {
   const nodeEnv = str(env, 'NODE_ENV', 'development');
   if (!['development', 'production', 'test'].includes(nodeEnv)) {
     throw new ConfigError('NODE_ENV must be development, production or test');
   }
   const dataDir = path.resolve(str(env, 'DATA_DIR', './data'));
+  // One process on embedded defaults: secrets nobody set are generated once and kept under DATA_DIR,
+  // so sessions and playback tokens survive a restart and signed playback works out of the box.
+  if (opts.localSecrets) env = { ...localSecrets(dataDir, env), ...definedOnly(env) };
   const publicHost = str(env, 'PUBLIC_HOST', '127.0.0.1');
   const ports = {
     api: port(env, 'API_PORT', 8080),
@@ -265,4 +269,28 @@ export function loadConfig(env: Env = process.env): Config {
     controlApiUrl: str(env, 'CONTROL_API_URL', `http://127.0.0.1:${ports.api}`),
     internalToken: env.INTERNAL_TOKEN || crypto.randomBytes(24).toString('hex'),
   };
+}
+
+/** The secrets a one-process platform keeps in DATA_DIR/secrets.json (created 0600 on first boot). */
+const LOCAL_SECRETS = ['JWT_SECRET', 'INTERNAL_TOKEN', 'PLAYBACK_SIGNING_KEY'] as const;
+
+function localSecrets(dataDir: string, env: Env): Record<string, string> {
+  const file = path.join(dataDir, 'secrets.json');
+  let stored: Record<string, string> = {};
+  try {
+    stored = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError(`${file} is unreadable: ${(err as Error).message}`);
+  }
+  const missing = LOCAL_SECRETS.filter((k) => !env[k] && !stored[k]);
+  if (missing.length) {
+    for (const k of missing) stored[k] = crypto.randomBytes(32).toString('hex');
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+  }
+  return Object.fromEntries(LOCAL_SECRETS.filter((k) => stored[k]).map((k) => [k, stored[k]]));
+}
+
+function definedOnly(env: Env): Env {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
 }

@@ -34,6 +34,13 @@ export const internalRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
   const base = { hide: true, tags: ['internal'] };
   const done = { 204: Type.Null({ description: 'recorded' }), ...errorResponses };
 
+  // Edges that find no policy entry in the live state ask here, rather than serve as if public.
+  app.get(
+    '/internal/v1/playback-policies/:id',
+    { schema: { ...base, params: Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }), response: { 200: Type.Object({ policy: Type.Union([Type.Literal('public'), Type.Literal('signed')]) }), ...errorResponses } } },
+    async (req) => ({ policy: await services.policies.policyOf(req.params.id) }),
+  );
+
   app.post(
     '/internal/v1/publish-authorizations',
     { schema: { ...base, body: PublishAuthorizationBody, response: { 200: PublishAuthorizationSchema, ...errorResponses } } },
