@@ -147,7 +147,7 @@ async function cli(): Promise<void> {
   let config: Config;
   try {
     // One process (`all`) keeps generated secrets under DATA_DIR; split services must be given theirs.
-    config = loadConfig(process.env, { localSecrets: arg === 'all' });
+    config = loadConfig(process.env, { localSecrets: arg === 'all', split: arg !== 'all' });
   } catch (err) {
     process.stderr.write(`configuration error: ${(err as Error).message}\n`);
     process.exit(2);

@@ -48,20 +48,23 @@ export type ResolvedEdgeConfig = Required<Omit<EdgeConfig, 'playbackSigningKey' 
 
 /**
  * Playback token format (JWT, RFC 7519), shared with control-api:
- * - header `{"alg":"HS256","typ":"JWT"}`; HMAC-SHA256 with PLAYBACK_SIGNING_KEY (utf-8 bytes);
- * - claims `sub` = the stream id (`/live/{sub}/...`) or asset id (`/vod/{sub}/...`), `exp` (required,
- *   epoch seconds), `iat`;
- * - carried as `?token=<jwt>` on any media URL or as `Authorization: Bearer <jwt>`.
- * No other algorithm is accepted (explicit allow-list, so `alg: none` and key confusion fail).
+ * - header `{"alg":"HS256","typ":"playback+jwt"}`; HMAC-SHA256 with PLAYBACK_SIGNING_KEY (utf-8 bytes);
+ * - claims `iss` `streamforge`, `aud` `streamforge-playback`, `sub` = the stream id (`/live/{sub}/...`)
+ *   or asset id (`/vod/{sub}/...`), `iat` and `exp` (epoch seconds, both required, at most a day apart);
+ * - carried as `?token=<jwt>`, in the path as `/t/<jwt>/...`, or as `Authorization: Bearer <jwt>`.
+ * No other algorithm, type, issuer or audience is accepted, so `alg: none`, key confusion and other
+ * JWTs (an access token) fail.
  */
 export interface PlaybackTokenClaims {
+  iss: string;
+  aud: string;
   sub: string;
   exp: number;
-  iat?: number;
+  iat: number;
 }
 
-/** The only JWT algorithm playback tokens use. */
-export { PLAYBACK_TOKEN_ALGORITHM } from '../platform/index.js';
+/** The only JWT algorithm playback tokens use, their type, issuer, audience and longest lifetime. */
+export { PLAYBACK_TOKEN_ALGORITHM, PLAYBACK_TOKEN_AUDIENCE, PLAYBACK_TOKEN_ISSUER, PLAYBACK_TOKEN_MAX_TTL_SECONDS, PLAYBACK_TOKEN_TYPE } from '../platform/index.js';
 
 /** Values of the `cache` label of edge_requests_total. */
 export type CacheOutcome = 'hit' | 'miss' | 'stale' | 'coalesced' | 'bypass';

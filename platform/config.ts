@@ -149,7 +149,7 @@ export function parseLadder(raw: string): Rung[] {
 const DEFAULT_LADDER = '720p:720:2800,480p:480:1400,360p:360:800';
 
 /** Reads and validates the environment. Only this function reads process.env. */
-export function loadConfig(env: Env = process.env, opts: { localSecrets?: boolean } = {}): Config {
+export function loadConfig(env: Env = process.env, opts: { localSecrets?: boolean; split?: boolean } = {}): Config {
   const nodeEnv = str(env, 'NODE_ENV', 'development');
   if (!['development', 'production', 'test'].includes(nodeEnv)) {
     throw new ConfigError('NODE_ENV must be development, production or test');
@@ -169,6 +169,11 @@ export function loadConfig(env: Env = process.env, opts: { localSecrets?: boolea
   const jwtSecret = env.JWT_SECRET ?? '';
   if (nodeEnv === 'production' && jwtSecret.length < 32) {
     throw new ConfigError('JWT_SECRET must be set to at least 32 characters in production');
+  }
+  // Split services must share secrets they were given, and production never runs on a placeholder.
+  if (opts.split || nodeEnv === 'production') {
+    for (const name of ['JWT_SECRET', 'INTERNAL_TOKEN'] as const) checkSecret(name, env[name], true);
+    checkSecret('PLAYBACK_SIGNING_KEY', env.PLAYBACK_SIGNING_KEY, false);
   }
   const s3Bucket = env.S3_BUCKET;
   if (bool(env, 'EDGE_REQUIRE_TOKEN', false) && !env.PLAYBACK_SIGNING_KEY) {
@@ -269,6 +274,21 @@ export function loadConfig(env: Env = process.env, opts: { localSecrets?: boolea
     controlApiUrl: str(env, 'CONTROL_API_URL', `http://127.0.0.1:${ports.api}`),
     internalToken: env.INTERNAL_TOKEN || crypto.randomBytes(24).toString('hex'),
   };
+}
+
+/**
+ * A secret good enough to run on: set (when required), at least 32 characters, not a placeholder left
+ * from an example (CHANGE-ME, replace-me, ...) and not a run of few characters.
+ */
+function checkSecret(name: string, value: string | undefined, required: boolean): void {
+  if (!value) {
+    if (required) throw new ConfigError(`${name} must be set (the same value on every process) when services run separately or NODE_ENV=production`);
+    return;
+  }
+  if (value.length < 32) throw new ConfigError(`${name} must be at least 32 characters (e.g. openssl rand -hex 32)`);
+  const plain = value.toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (/changeme|replaceme|placeholder|yoursecret|secrethere/.test(plain)) throw new ConfigError(`${name} is a placeholder: set a random value (e.g. openssl rand -hex 32)`);
+  if (new Set(value).size < 10) throw new ConfigError(`${name} has too few distinct characters to be a secret`);
 }
 
 /** The secrets a one-process platform keeps in DATA_DIR/secrets.json (created 0600 on first boot). */

@@ -86,4 +86,6 @@ export function createLiveState(config: Config, logger: Logger = createLogger(co
   return new MemoryLiveState({ logger });
 }
 export { OpsServer, sendJson, type OpsRoute, type OpsServerConfig } from './ops-server.js';
-export { signPlaybackToken, playbackPolicyKey, PLAYBACK_TOKEN_ALGORITHM } from './playback-token.js';
+export {
+  signPlaybackToken, playbackPolicyKey, PLAYBACK_TOKEN_ALGORITHM, PLAYBACK_TOKEN_AUDIENCE, PLAYBACK_TOKEN_ISSUER, PLAYBACK_TOKEN_MAX_TTL_SECONDS, PLAYBACK_TOKEN_TYPE,
+} from './playback-token.js';
