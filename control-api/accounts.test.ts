@@ -1,6 +1,8 @@
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, GOOD_PASSWORD, TEST_ENV, type TestApp } from './test-support/test-app.js';
+import { MemoryLiveState } from '../platform/index.js';
+import { LoginThrottle } from './rate-limit.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -178,28 +180,77 @@ describe('roles', () => {
   });
 });
 
-describe('login rate limit', () => {
-  it('answers 429 with Retry-After past loginMaxAttempts, per account and per IP', async () => {
+describe('login throttling', () => {
+  it('throttles failures per account and address with growing delays, and never locks the real user out', async () => {
     // A second app over the same database, with a small budget.
     const limited = await createTestApp({ env: { LOGIN_MAX_ATTEMPTS: '3', LOGIN_WINDOW_SECONDS: '600' }, sql: t.sql });
     try {
-      const u = await limited.signup(); // 1 attempt on this account, from 127.0.0.1
-      const attempt = (email: string, remoteAddress: string) =>
-        limited.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email, password: 'wrong-password-1' }, remoteAddress });
-      // Per account: different IPs, same email.
-      expect((await attempt(u.email, '10.0.0.1')).statusCode).toBe(401);
-      expect((await attempt(u.email, '10.0.0.2')).statusCode).toBe(401);
-      const blocked = await attempt(u.email, '10.0.0.3');
+      const u = await limited.signup();
+      const attempt = (email: string, remoteAddress: string, password = 'wrong-password-1') =>
+        limited.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email, password }, remoteAddress });
+      // The attacker at 10.0.0.66 guesses: three free failures, then a delay that doubles.
+      for (let i = 0; i < 3; i++) expect((await attempt(u.email, '10.0.0.66')).statusCode).toBe(401);
+      const blocked = await attempt(u.email, '10.0.0.66');
       expect(blocked.statusCode).toBe(429);
-      expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
-      expect(Number(blocked.headers['retry-after'])).toBeLessThanOrEqual(600);
       expect(blocked.json()).toMatchObject({ code: 'RATE_LIMITED', status: 429 });
-      // Even the right password is refused while limited.
-      const right = await limited.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email: u.email, password: GOOD_PASSWORD }, remoteAddress: '10.0.0.4' });
-      expect(right.statusCode).toBe(429);
-      // Per IP: different emails, same IP.
-      for (const i of [1, 2, 3]) expect((await attempt(`x${i}@example.test`, '10.9.9.9')).statusCode).toBe(401);
-      expect((await attempt('x4@example.test', '10.9.9.9')).statusCode).toBe(429);
+      expect(Number(blocked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(Number(blocked.headers['retry-after'])).toBeLessThanOrEqual(2);
+      // The lock-out loop of before: however the attacker keeps at it, the real user gets in from home.
+      for (let i = 0; i < 20; i++) await attempt(u.email, '10.0.0.66');
+      const right = await attempt(u.email, '192.0.2.10', GOOD_PASSWORD);
+      expect(right.statusCode).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('doubles the delay with every failure after it, and a success starts the pair afresh', async () => {
+    let now = 1_000_000;
+    const state = new MemoryLiveState();
+    const writes: string[] = [];
+    const counting = Object.assign(Object.create(state), {
+      incr: (k: string, ttl: number) => (writes.push(k), state.incr(k, ttl)),
+      set: (k: string, v: string, ttl?: number) => (writes.push(k), state.set(k, v, ttl)),
+    }) as typeof state;
+    const throttle = new LoginThrottle({ liveState: counting, now: () => now }, { prefix: 'l', freeFailures: 2, ipFailures: 50, windowSeconds: 600 });
+    const retryAfter = async () => {
+      try {
+        await throttle.check('acct', '1.2.3.4');
+        return 0;
+      } catch (err) {
+        return (err as { retryAfterSeconds?: number; headers?: Record<string, string> }).retryAfterSeconds ?? -1;
+      }
+    };
+    await throttle.failed('acct', '1.2.3.4');
+    await throttle.failed('acct', '1.2.3.4');
+    expect(await retryAfter()).not.toBe(0); // 2 failures: wait 1 s
+    now += 1000;
+    expect(await retryAfter()).toBe(0);
+    await throttle.failed('acct', '1.2.3.4');
+    expect(await retryAfter()).not.toBe(0); // 3 failures: wait 2 s
+    now += 1000;
+    expect(await retryAfter()).not.toBe(0);
+    now += 1000;
+    expect(await retryAfter()).toBe(0);
+    // Refused checks write nothing: a flood of them cannot grow the keys.
+    const before = writes.length;
+    await throttle.failed('acct', '1.2.3.4');
+    for (let i = 0; i < 100; i++) await retryAfter();
+    expect(writes.length).toBe(before + 3);
+    await throttle.succeeded('acct', '1.2.3.4');
+    expect(await retryAfter()).toBe(0);
+    await state.close();
+  });
+
+  it('makes an address that fails on many accounts wait out the window (password spraying)', async () => {
+    const limited = await createTestApp({ env: { LOGIN_MAX_ATTEMPTS: '2', LOGIN_WINDOW_SECONDS: '600' }, sql: t.sql });
+    try {
+      const attempt = (email: string) => limited.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email, password: 'wrong-password-1' }, remoteAddress: '10.9.9.9' });
+      // 10 × LOGIN_MAX_ATTEMPTS failures on as many accounts, then the address is refused.
+      for (let i = 0; i < 20; i++) expect((await attempt(`spray${i}@example.test`)).statusCode).toBe(401);
+      const refused = await attempt('spray-next@example.test');
+      expect(refused.statusCode).toBe(429);
+      expect(Number(refused.headers['retry-after'])).toBe(600);
     } finally {
       await limited.close();
     }

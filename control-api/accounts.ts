@@ -4,7 +4,7 @@ import type { AccountRole, AccountView, TokenPair } from './contract.js';
 import { badRequest, conflict } from './http-errors.js';
 import { DummyHash, hashSecret, normaliseEmail, passwordWeakness, verifySecret } from './passwords.js';
 import { insertProfile } from './profiles.js';
-import { FixedWindowLimiter } from './rate-limit.js';
+import { LoginThrottle } from './rate-limit.js';
 import type { TokenService } from './tokens.js';
 
 interface AccountRow {
@@ -23,15 +23,21 @@ function toView(row: AccountRow): AccountView {
 /** Sign-up and login. */
 export class AccountService {
   private readonly dummy = new DummyHash();
-  private readonly limiter: FixedWindowLimiter;
+  private readonly throttle: LoginThrottle;
 
   constructor(
     private readonly deps: { sql: Sql; liveState: LiveState; tokens: TokenService },
     config: Config,
   ) {
-    this.limiter = new FixedWindowLimiter(
+    this.throttle = new LoginThrottle(
       { liveState: deps.liveState },
-      { prefix: 'control-api:login', max: config.auth.loginMaxAttempts, windowSeconds: config.auth.loginWindowSeconds },
+      {
+        prefix: 'control-api:login',
+        freeFailures: config.auth.loginMaxAttempts,
+        // An address trying many accounts (password spraying) waits out the window sooner or later.
+        ipFailures: 10 * config.auth.loginMaxAttempts,
+        windowSeconds: config.auth.loginWindowSeconds,
+      },
     );
   }
 
@@ -63,17 +69,24 @@ export class AccountService {
     return row && toView(row);
   }
 
-  /** Checks credentials (rate limited per email and per client IP) and starts a refresh family. */
+  /** Checks credentials (failures throttled per account and address, and per address) and starts a refresh family. */
   async login(input: { email: string; password: string }, clientIp: string): Promise<TokenPair> {
     const email = normaliseEmail(input.email);
-    // Counted before the password is checked: the budget is for guesses, right or wrong.
-    await this.limiter.hit([`acct:${sha1(email)}`, `ip:${clientIp}`], 'login');
+    const account = sha1(email);
+    // Only failures count, per (account, address) and per address: the real user is never locked out
+    // by someone else's guesses, and a refused attempt costs no password check and writes nothing.
+    await this.throttle.check(account, clientIp);
     const [row] = await this.deps.sql.query<AccountRow>(`SELECT * FROM accounts WHERE email = $1`, [email]);
     if (!row) {
       await this.dummy.burn(input.password);
+      await this.throttle.failed(account, clientIp);
       throw invalidCredentials();
     }
-    if (!(await verifySecret(row.password_hash, input.password))) throw invalidCredentials();
+    if (!(await verifySecret(row.password_hash, input.password))) {
+      await this.throttle.failed(account, clientIp);
+      throw invalidCredentials();
+    }
+    await this.throttle.succeeded(account, clientIp);
     return this.deps.tokens.issue({ accountId: row.id, role: row.role });
   }
 }

@@ -28,3 +28,54 @@ export class FixedWindowLimiter {
     }
   }
 }
+
+/**
+ * Login throttling without lock-out (OWASP ASVS 5.0 §6.3): only failures count, per (account, client
+ * IP) and per client IP. A pair past `freeFailures` waits a delay that doubles with every further
+ * failure (up to the window); an IP past `ipFailures` failures on any accounts waits out the window.
+ * The real user, from an address that has not failed, always gets in. Refused attempts write nothing,
+ * so a flood of them cannot grow the limiter's keys.
+ */
+export class LoginThrottle {
+  constructor(
+    private readonly deps: { liveState: LiveState; now?: () => number },
+    private readonly config: { prefix: string; freeFailures: number; ipFailures: number; windowSeconds: number },
+  ) {}
+
+  private keys(account: string, ip: string) {
+    const p = this.config.prefix;
+    return { pair: `${p}:pair:${account}:${ip}`, last: `${p}:last:${account}:${ip}`, ip: `${p}:ip:${ip}` };
+  }
+
+  /** Throws 429 with the seconds to wait when this account and address may not try now. */
+  async check(account: string, ip: string): Promise<void> {
+    const k = this.keys(account, ip);
+    const now = this.deps.now?.() ?? Date.now();
+    const [pair, last, ipCount] = await Promise.all([k.pair, k.last, k.ip].map((key) => this.deps.liveState.get(key)));
+    if (Number(ipCount ?? 0) >= this.config.ipFailures) {
+      throw new RateLimitedError(`too many failed logins from this address; try again in ${this.config.windowSeconds} s`, this.config.windowSeconds);
+    }
+    const failures = Number(pair ?? 0);
+    if (failures < this.config.freeFailures) return;
+    const delayMs = Math.min(2 ** (failures - this.config.freeFailures) * 1000, this.config.windowSeconds * 1000);
+    const waitMs = Number(last ?? 0) + delayMs - now;
+    if (waitMs > 0) {
+      const retryAfter = Math.ceil(waitMs / 1000);
+      throw new RateLimitedError(`too many failed logins; try again in ${retryAfter} s`, retryAfter);
+    }
+  }
+
+  /** Records a failed attempt. */
+  async failed(account: string, ip: string): Promise<void> {
+    const k = this.keys(account, ip);
+    const ttlMs = this.config.windowSeconds * 1000;
+    const now = this.deps.now?.() ?? Date.now();
+    await Promise.all([this.deps.liveState.incr(k.pair, ttlMs), this.deps.liveState.incr(k.ip, ttlMs), this.deps.liveState.set(k.last, String(now), ttlMs)]);
+  }
+
+  /** A correct password: this pair starts afresh (the address's count stays). */
+  async succeeded(account: string, ip: string): Promise<void> {
+    const k = this.keys(account, ip);
+    await Promise.all([this.deps.liveState.del(k.pair), this.deps.liveState.del(k.last)]);
+  }
+}
