@@ -256,3 +256,24 @@ describe('login throttling', () => {
     }
   });
 });
+
+describe('abuse limits', () => {
+  it('throttles sign-ups per address before hashing anything', async () => {
+    const limited = await createTestApp({ env: { SIGNUP_MAX_PER_IP: '3', SIGNUP_WINDOW_SECONDS: '3600' }, sql: t.sql });
+    try {
+      const signUp = (i: number, remoteAddress: string) =>
+        limited.app.inject({ method: 'POST', url: '/v1/accounts', payload: { email: `flood-${i}-${remoteAddress}@example.test`, password: GOOD_PASSWORD }, remoteAddress });
+      for (let i = 0; i < 3; i++) expect((await signUp(i, '10.1.1.1')).statusCode).toBe(201);
+      const started = Date.now();
+      const refused = await signUp(3, '10.1.1.1');
+      expect(refused.statusCode).toBe(429);
+      expect(refused.json()).toMatchObject({ code: 'RATE_LIMITED' });
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      // Refused before argon2 runs (tens of milliseconds each).
+      expect(Date.now() - started).toBeLessThan(50);
+      expect((await signUp(4, '10.1.1.2')).statusCode).toBe(201);
+    } finally {
+      await limited.close();
+    }
+  });
+});

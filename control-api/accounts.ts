@@ -4,7 +4,7 @@ import type { AccountRole, AccountView, TokenPair } from './contract.js';
 import { badRequest, conflict } from './http-errors.js';
 import { DummyHash, hashSecret, normaliseEmail, passwordWeakness, verifySecret } from './passwords.js';
 import { insertProfile } from './profiles.js';
-import { LoginThrottle } from './rate-limit.js';
+import { FixedWindowLimiter, LoginThrottle } from './rate-limit.js';
 import type { TokenService } from './tokens.js';
 
 interface AccountRow {
@@ -24,11 +24,16 @@ function toView(row: AccountRow): AccountView {
 export class AccountService {
   private readonly dummy = new DummyHash();
   private readonly throttle: LoginThrottle;
+  private readonly signups: FixedWindowLimiter;
 
   constructor(
     private readonly deps: { sql: Sql; liveState: LiveState; tokens: TokenService },
     config: Config,
   ) {
+    this.signups = new FixedWindowLimiter(
+      { liveState: deps.liveState },
+      { prefix: 'control-api:signup', max: config.auth.signupMaxPerIp, windowSeconds: config.auth.signupWindowSeconds },
+    );
     this.throttle = new LoginThrottle(
       { liveState: deps.liveState },
       {
@@ -41,8 +46,13 @@ export class AccountService {
     );
   }
 
-  /** Creates a creator account with one default profile; 409 EMAIL_TAKEN, 400 WEAK_PASSWORD. */
-  async create(input: { email: string; password: string; displayName?: string }): Promise<AccountView> {
+  /**
+   * Creates a creator account with one default profile; 409 EMAIL_TAKEN, 400 WEAK_PASSWORD, 429 past
+   * SIGNUP_MAX_PER_IP sign-ups from one address (checked before the password is hashed: argon2 costs
+   * 19 MiB and tens of milliseconds, which a flood must not get for free).
+   */
+  async create(input: { email: string; password: string; displayName?: string }, clientIp = 'unknown'): Promise<AccountView> {
+    await this.signups.hit([`ip:${clientIp}`], 'sign-up');
     const email = normaliseEmail(input.email);
     const weakness = passwordWeakness(input.password, email);
     if (weakness) throw badRequest('WEAK_PASSWORD', weakness);

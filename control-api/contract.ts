@@ -129,7 +129,8 @@ export interface AssetView {
 }
 
 /** Why a publish was refused. */
-export type PublishRejection = 'unknown-key' | 'disabled' | 'already-live';
+/** Why a publish is refused; `quota-live-sessions`: the account already has QUOTA_LIVE_SESSIONS streams live. */
+export type PublishRejection = 'unknown-key' | 'disabled' | 'already-live' | 'quota-live-sessions';
 
 /** Answer to "may this stream key publish?" (asked by ingest on RTMP publish / WHIP offer). */
 export type PublishAuthorization =

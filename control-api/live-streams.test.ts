@@ -26,6 +26,31 @@ function liveStreamFlow(open: () => Promise<{ sql: Sql; drop?: () => Promise<voi
     await drop?.();
   });
 
+  it('holds every account to QUOTA_LIVE_STREAMS streams and QUOTA_LIVE_SESSIONS live at once', async () => {
+    const small = await createTestApp({ sql: t.sql, env: { QUOTA_LIVE_STREAMS: '3', QUOTA_LIVE_SESSIONS: '2' } });
+    try {
+      const u = await small.signup();
+      const streams = [];
+      for (let i = 0; i < 3; i++) streams.push(await small.createStream(u.auth, { title: `s${i}` }));
+      const over = await small.app.inject({ method: 'POST', url: '/v1/live-streams', headers: u.auth, payload: { title: 'one too many' } });
+      expect(over.statusCode).toBe(403);
+      expect(over.json()).toMatchObject({ code: 'QUOTA_LIVE_STREAMS' });
+      // Another account is not affected.
+      const other = await small.signup();
+      expect((await small.app.inject({ method: 'POST', url: '/v1/live-streams', headers: other.auth, payload: { title: 'mine' } })).statusCode).toBe(201);
+      // Two go live; the third publish is refused with a reason ingest logs.
+      for (const s of streams.slice(0, 2)) {
+        expect((await small.services.liveStreams.authorizePublish(s.streamKey!)).ok).toBe(true);
+        await small.services.liveStreams.setStatus(s.id, 'live');
+      }
+      expect(await small.services.liveStreams.authorizePublish(streams[2].streamKey!)).toEqual({ ok: false, reason: 'quota-live-sessions' });
+      await small.services.liveStreams.setStatus(streams[0].id, 'ended');
+      expect((await small.services.liveStreams.authorizePublish(streams[2].streamKey!)).ok).toBe(true);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('refuses a signed stream on a server without PLAYBACK_SIGNING_KEY (it would play for anyone)', async () => {
     const keyless = await createTestApp({ sql: t.sql, env: { PLAYBACK_SIGNING_KEY: '' } });
     try {

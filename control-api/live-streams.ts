@@ -5,6 +5,7 @@ import type { AssetService } from './assets.js';
 import type { PlaybackPolicies } from './playback-policies.js';
 import type {
   IngestHealth,
+  PublishRejection,
   LiveStreamError,
   ControlApiTopics, LadderRung, LiveStreamStatus, LiveStreamView, PlaybackPolicy, PublishAuthorization,
 } from './contract.js';
@@ -78,6 +79,10 @@ export class LiveStreamService {
     // Fail closed: a signed stream on a server that cannot sign playback tokens would play for anyone.
     if (input.playbackPolicy === 'signed' && !this.config.edge.playbackSigningKey) {
       throw new AppError(409, 'PLAYBACK_SIGNING_DISABLED', 'playbackPolicy "signed" needs PLAYBACK_SIGNING_KEY on this server (one-process mode generates one under DATA_DIR)');
+    }
+    const [{ n }] = await this.deps.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM live_streams WHERE account_id = $1`, [accountId]);
+    if (n >= this.config.quotas.liveStreams) {
+      throw new AppError(403, 'QUOTA_LIVE_STREAMS', `this account has ${n} live streams, the most QUOTA_LIVE_STREAMS allows; delete one first`);
     }
     const key = newStreamKey();
     const now = new Date();
@@ -153,7 +158,8 @@ export class LiveStreamService {
   async authorizePublish(streamKey: string): Promise<PublishAuthorization> {
     if (!STREAM_KEY.test(streamKey)) return { ok: false, reason: 'unknown-key' };
     const [row] = await this.deps.sql.query<LiveStreamRow>(`SELECT * FROM live_streams WHERE stream_key_hash = $1`, [sha256(streamKey)]);
-    const refuse = !row ? 'unknown-key' : !row.enabled ? 'disabled' : publisherPresent(row) ? 'already-live' : undefined;
+    let refuse: PublishRejection | undefined = !row ? 'unknown-key' : !row.enabled ? 'disabled' : publisherPresent(row) ? 'already-live' : undefined;
+    if (!refuse && (await this.liveSessions(row.account_id)) >= this.config.quotas.liveSessions) refuse = 'quota-live-sessions';
     if (refuse) {
       this.deps.logger.info({ key: maskKey(streamKey), streamId: row?.id, reason: refuse }, 'publish refused');
       return { ok: false, reason: refuse };
@@ -166,6 +172,12 @@ export class LiveStreamService {
       passthrough: row.passthrough,
       playbackPolicy: row.playback_policy,
     };
+  }
+
+  /** Streams of the account with a publisher connected now (each one runs an FFmpeg ladder). */
+  private async liveSessions(accountId: string): Promise<number> {
+    const rows = await this.deps.sql.query<LiveStreamRow>(`SELECT * FROM live_streams WHERE account_id = $1 AND publisher_connected`, [accountId]);
+    return rows.filter((r) => publisherPresent(r)).length;
   }
 
   /** Records a status change reported by the live pipeline; false when the stream does not exist. */

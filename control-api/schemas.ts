@@ -220,7 +220,7 @@ export const PublishAuthorizationSchema = Type.Union([
   }),
   Type.Object({
     ok: Type.Literal(false),
-    reason: Type.Union([Type.Literal('unknown-key'), Type.Literal('disabled'), Type.Literal('already-live')]),
+    reason: Type.Union([Type.Literal('unknown-key'), Type.Literal('disabled'), Type.Literal('already-live'), Type.Literal('quota-live-sessions')]),
   }),
 ]);
 

@@ -48,6 +48,8 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn',
     LIVE_LADDER: '360p:360:700,240p:240:350',
     LIVE_RECONNECT_GRACE: '3',
+    // Every test account signs up from 127.0.0.1.
+    SIGNUP_MAX_PER_IP: '1000',
     ...env,
   });
   const running = await startPlatform(config, undefined, createLogger(config.logLevel));

@@ -45,7 +45,12 @@ export interface Config {
     refreshTtlSeconds: number;
     loginMaxAttempts: number;
     loginWindowSeconds: number;
+    /** Accounts one client address may create per signupWindowSeconds. */
+    signupMaxPerIp: number;
+    signupWindowSeconds: number;
   };
+  /** Per-account limits, so one account cannot start N ladders or fill the database. */
+  quotas: { liveStreams: number; liveSessions: number };
   live: {
     partTargetSeconds: number;
     segmentSeconds: number;
@@ -241,6 +246,12 @@ export function loadConfig(env: Env = process.env, opts: { localSecrets?: boolea
       refreshTtlSeconds: num(env, 'REFRESH_TOKEN_TTL', 30 * 86400, 60),
       loginMaxAttempts: num(env, 'LOGIN_MAX_ATTEMPTS', 10, 1, 1000),
       loginWindowSeconds: num(env, 'LOGIN_WINDOW_SECONDS', 900, 1),
+      signupMaxPerIp: num(env, 'SIGNUP_MAX_PER_IP', 10, 1, 1_000_000),
+      signupWindowSeconds: num(env, 'SIGNUP_WINDOW_SECONDS', 3600, 1),
+    },
+    quotas: {
+      liveStreams: num(env, 'QUOTA_LIVE_STREAMS', 50, 1, 1_000_000),
+      liveSessions: num(env, 'QUOTA_LIVE_SESSIONS', 5, 1, 100_000),
     },
     live: {
       partTargetSeconds: partTarget,

@@ -19,7 +19,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, {
       },
     },
     async (req, reply) => {
-      const account = await services.accounts.create(req.body);
+      const account = await services.accounts.create(req.body, req.ip);
       return reply.status(201).header('location', '/v1/me').send(account);
     },
   );

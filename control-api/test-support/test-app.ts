@@ -19,6 +19,8 @@ export const TEST_ENV: Record<string, string> = {
   API_PORT: '0',
   BIND_HOST: '127.0.0.1',
   LOGIN_MAX_ATTEMPTS: '100',
+  // Every test account signs up from 127.0.0.1.
+  SIGNUP_MAX_PER_IP: '100000',
 };
 
 /** A password that passes the policy. */
