@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MATURITY_RATINGS } from './contract.js';
 import { ProfileSchema } from './schemas.js';
-import { createTestApp, type TestApp } from './test-support/test-app.js';
+import { createTestApp, GOOD_PASSWORD, type TestApp } from './test-support/test-app.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -57,10 +57,32 @@ describe('profiles', () => {
     const u = await t.signup();
     const p = (await create(u.auth, { name: 'Sam', pin: '1234' })).json();
     const patch = (payload: object) => t.app.inject({ method: 'PATCH', url: `/v1/profiles/${p.id}`, headers: u.auth, payload });
-    expect((await patch({ kind: 'kids' })).json()).toMatchObject({ kind: 'kids', maturityCeiling: 'PG', hasPin: true });
-    expect((await patch({ name: 'Sammy', pin: null })).json()).toMatchObject({ name: 'Sammy', hasPin: false });
+    expect((await patch({ kind: 'kids', currentPin: '1234' })).json()).toMatchObject({ kind: 'kids', maturityCeiling: 'PG', hasPin: true });
+    expect((await patch({ name: 'Sammy', pin: null, currentPin: '1234' })).json()).toMatchObject({ name: 'Sammy', hasPin: false });
     expect((await patch({ maturityCeiling: 'NC-17' })).statusCode).toBe(400);
     expect((await patch({})).statusCode).toBe(400);
+  });
+
+  it('keeps parental controls: a PIN-protected or kids profile is not loosened without the PIN or the password', async () => {
+    const u = await t.signup();
+    const kid = (await create(u.auth, { name: 'Kid', kind: 'kids', maturityCeiling: 'G', pin: '4321' })).json();
+    const patch = (id: string, payload: object) => t.app.inject({ method: 'PATCH', url: `/v1/profiles/${id}`, headers: u.auth, payload });
+    // The attack of before: the child (same account session) edits the kids profile without the PIN.
+    for (const payload of [{ kind: 'standard' }, { maturityCeiling: 'PG-13' }, { pin: null }, { pin: '0000' }, { name: 'Me' }]) {
+      const res = await patch(kid.id, payload);
+      expect(res.statusCode).toBe(403);
+      expect(res.json()).toMatchObject({ code: 'PIN_REQUIRED' });
+    }
+    expect((await patch(kid.id, { maturityCeiling: 'PG-13', currentPin: '0000' })).json()).toMatchObject({ code: 'PIN_INCORRECT' });
+    expect((await patch(kid.id, { maturityCeiling: 'PG-13', accountPassword: 'not-the-password' })).json()).toMatchObject({ code: 'PASSWORD_INCORRECT' });
+    expect((await patch(kid.id, { maturityCeiling: 'PG-13', currentPin: '4321' })).json()).toMatchObject({ maturityCeiling: 'PG-13' });
+    expect((await patch(kid.id, { kind: 'standard', accountPassword: GOOD_PASSWORD })).json()).toMatchObject({ kind: 'standard' });
+    // A kids profile without a PIN: tightening is free, loosening needs the password.
+    const open = (await create(u.auth, { name: 'Open kid', kind: 'kids', maturityCeiling: 'PG' })).json();
+    expect((await patch(open.id, { maturityCeiling: 'G' })).statusCode).toBe(200);
+    expect((await patch(open.id, { maturityCeiling: 'PG-13' })).json()).toMatchObject({ code: 'PASSWORD_REQUIRED' });
+    expect((await patch(open.id, { kind: 'standard' })).json()).toMatchObject({ code: 'PASSWORD_REQUIRED' });
+    expect((await patch(open.id, { maturityCeiling: 'PG-13', accountPassword: GOOD_PASSWORD })).json()).toMatchObject({ maturityCeiling: 'PG-13' });
   });
 
   it(`allows at most 6 profiles and never deletes the last`, async () => {

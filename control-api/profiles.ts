@@ -105,11 +105,19 @@ export class ProfileService {
   }
 
   /** Changes some fields; switching to kids without a ceiling resets it to the kids default. */
-  async update(accountId: string, id: string, patch: ProfileInput): Promise<ProfileView> {
+  /**
+   * Changes a profile. Parental controls hold: any change to a PIN-protected profile needs its PIN
+   * (`currentPin`, rate limited like verify-pin) or the account password, and so does leaving a kids
+   * profile or raising a ceiling on one without a PIN (403 PIN_REQUIRED, PIN_INCORRECT,
+   * PASSWORD_REQUIRED, PASSWORD_INCORRECT).
+   */
+  async update(accountId: string, id: string, patch: ProfileInput & { currentPin?: string; accountPassword?: string }): Promise<ProfileView> {
     const row = await this.row(accountId, id);
     const kind = patch.kind ?? row.kind;
     const ceiling = patch.maturityCeiling ?? (kind !== row.kind ? defaultCeiling(kind) : row.maturity_ceiling);
     checkCeiling(kind, ceiling);
+    const loosens = row.kind === 'kids' && (kind !== 'kids' || rank(ceiling) > rank(row.maturity_ceiling));
+    if (row.pin_hash || loosens) await this.authorizeChange(accountId, row, patch);
     const pinHash = patch.pin === undefined ? row.pin_hash : patch.pin === null ? null : await hashSecret(patch.pin);
     const [updated] = await this.deps.sql.query<ProfileRow>(
       `UPDATE profiles SET name = $3, kind = $4, maturity_ceiling = $5, pin_hash = $6, avatar = $7
@@ -129,6 +137,20 @@ export class ProfileService {
       if (n <= 1) throw conflict('LAST_PROFILE', 'an account keeps at least one profile');
       await q.query(`DELETE FROM profiles WHERE id = $1 AND account_id = $2`, [id, accountId]);
     });
+  }
+
+  /** The proof a protected change needs: the profile's PIN, or the account password. */
+  private async authorizeChange(accountId: string, row: ProfileRow, proof: { currentPin?: string; accountPassword?: string }): Promise<void> {
+    if (proof.accountPassword !== undefined) {
+      const [account] = await this.deps.sql.query<{ password_hash: string }>(`SELECT password_hash FROM accounts WHERE id = $1`, [accountId]);
+      await this.pinLimiter.hit([row.id], 'PIN');
+      if (!account || !(await verifySecret(account.password_hash, proof.accountPassword))) throw new AppError(403, 'PASSWORD_INCORRECT', 'the account password is incorrect');
+      return;
+    }
+    if (!row.pin_hash) throw new AppError(403, 'PASSWORD_REQUIRED', 'loosening a kids profile needs the account password (accountPassword)');
+    if (proof.currentPin === undefined) throw new AppError(403, 'PIN_REQUIRED', 'this profile is PIN-protected: send its PIN as currentPin (or accountPassword)');
+    await this.pinLimiter.hit([row.id], 'PIN');
+    if (!(await verifySecret(row.pin_hash, proof.currentPin))) throw new AppError(403, 'PIN_INCORRECT', 'PIN is incorrect');
   }
 
   /** Checks a profile PIN (rate limited per profile): 403 PIN_INCORRECT, 409 PIN_NOT_SET. */

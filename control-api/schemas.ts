@@ -106,6 +106,8 @@ export const UpdateProfileBody = Type.Object(
     maturityCeiling: Type.Optional(Rating),
     pin: Type.Optional(Type.Union([Pin, Type.Null()], { description: 'four digits, or null to remove the PIN' })),
     avatar: Type.Optional(Avatar),
+    currentPin: Type.Optional({ ...Pin, description: "the profile's PIN: needed to change a PIN-protected profile" }),
+    accountPassword: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'the account password: instead of currentPin, or to loosen a kids profile without a PIN' })),
   },
   { ...closed, minProperties: 1 },
 );
