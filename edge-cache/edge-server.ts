@@ -46,7 +46,7 @@ export class EdgeServer implements WaiterHost {
   private readonly auth?: PlaybackAuth;
   private readonly metrics: EdgeMetrics;
   private readonly registry: Registry;
-  private readonly policies?: PlaybackPolicies;
+  private readonly policies?: PolicyCache;
 
   constructor(deps: EdgeDeps, config: EdgeConfig) {
     this.config = resolveEdgeConfig(config);
@@ -88,7 +88,7 @@ export class EdgeServer implements WaiterHost {
     // and assets whose playback policy is signed (deps.playbackPolicy; see README.md). Without a key,
     // signed media is refused: it is never served as if it were public.
     if (c.playbackSigningKey && (c.requireToken || deps.playbackPolicy)) this.auth = new PlaybackAuth(c.playbackSigningKey);
-    if (!c.requireToken && deps.playbackPolicy) this.policies = new PlaybackPolicies(deps.playbackPolicy);
+    if (!c.requireToken && deps.playbackPolicy) this.policies = new PolicyCache(deps.playbackPolicy);
     this.server = http.createServer({ noDelay: true }, (req, res) => this.onRequest(req, res));
     // Longer than typical load-balancer idle timeouts, so the edge never closes a connection they reuse.
     this.server.keepAliveTimeout = 65_000;
@@ -311,7 +311,7 @@ function factsOf(status: number, h: UpstreamHeaders) {
 const POLICY_TTL_MS = 5000;
 
 /** Cached answers of "what is this media's playback policy?", with one look-up in flight per id. */
-class PlaybackPolicies {
+class PolicyCache {
   private readonly known = new LRUCache<string, 'signed' | 'public'>({ max: 100_000, ttl: POLICY_TTL_MS });
   private readonly pending = new Map<string, Promise<void>>();
 

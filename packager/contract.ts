@@ -59,14 +59,10 @@ export interface RenditionState {
 }
 
 /** The facts of a rendition that do not change during a session: what an origin needs before any event. */
-export interface RenditionMeta {
-  streamId: string;
-  rendition: string;
-  kind: 'video' | 'audio';
-  timescale: number;
-  initName: string;
-  partTarget: number;
+export interface RenditionMeta extends Pick<RenditionState, 'streamId' | 'rendition' | 'kind' | 'timescale' | 'initName' | 'partTarget'> {
+  /** Segment target (the ladder's GOP), seconds. */
   segmentTarget: number;
+  /** Seconds of segments the playlists keep. */
   dvrWindowSeconds: number;
   /** Media sequence number of the first segment. */
   firstMsn: number;

@@ -391,7 +391,7 @@ export class RenditionPipeline {
   }
 
   /** What the multivariant playlist and MPD say about this rendition, from what was measured so far. */
-  info(): RenditionInfo {
+  private info(): RenditionInfo {
     const o = this.config.output;
     const t = this.track!;
     return {

@@ -128,16 +128,19 @@ export function toStreamMpd(stream: StreamState, renditions: RenditionState[], n
     const last = sets.find((set) => set.timeline === r)?.lastCommonMsn ?? Infinity;
     return all.slice(from).filter((s) => s.msn <= last);
   };
-  const first = sets.map((s) => sinceDiscontinuity(s.timeline)[0]).find(Boolean);
-  const firstTimescale = sets.find((s) => sinceDiscontinuity(s.timeline)[0])?.timeline.timescale ?? 1;
+  // Each set's listed segments, worked out once per render (the window holds up to thousands).
+  const listed = sets.map((set) => sinceDiscontinuity(set.timeline));
+  const firstSet = listed.findIndex((segs) => segs.length > 0);
+  const first = listed[firstSet]?.[0];
+  const firstTimescale = sets[firstSet]?.timeline.timescale ?? 1;
   const ast = first ? first.programDateTimeMs - (first.startTime / firstTimescale) * 1000 : stream.startedAtMs;
   // Wall clock of the Period start. Dynamic: availabilityStartTime, so media time t plays at AST + t.
   // Static (a recording): the first listed sample, so the presentation starts at 0 however far into
   // the session the window began (ISO/IEC 23009-1 §5.3.9.2: PTO is the media time at the Period start).
-  const firstPdts = sets.map((s) => sinceDiscontinuity(s.timeline)[0]?.programDateTimeMs).filter((v): v is number => v !== undefined);
+  const firstPdts = listed.map((segs) => segs[0]?.programDateTimeMs).filter((v): v is number => v !== undefined);
   const periodStartMs = stream.ended && firstPdts.length ? Math.min(...firstPdts) : ast;
-  const adaptationSets: DashAdaptationSet[] = sets.map(({ info, timeline }) => {
-    const segments = sinceDiscontinuity(timeline);
+  const adaptationSets: DashAdaptationSet[] = sets.map(({ info, timeline }, i) => {
+    const segments = listed[i];
     const ts = timeline.timescale;
     // Media time that maps to the Period start on this set's clock.
     const pto = segments[0] ? Math.max(0, Math.round(segments[0].startTime - ((segments[0].programDateTimeMs - periodStartMs) / 1000) * ts)) : 0;
