@@ -8,7 +8,7 @@ import type {
   AssetStatus, AssetView, LiveStreamControl, LiveStreamStatus, PlaybackPolicy, PublishAuthorization, RecordingAssetInput,
 } from './contract.js';
 import { controlApiMigrations } from './migrations.js';
-import type { Services } from './routes/route-context.js';
+import type { Services } from './http/route-context.js';
 
 /** Consumer group: with several control-api processes, each event is handled once. */
 const GROUP = 'control-api';

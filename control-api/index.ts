@@ -3,5 +3,5 @@ export { ControlApiServer } from './control-api-server.js';
 export { ControlApiClient } from './control-api-client.js';
 export { buildControlApi, createServices, type ControlApiBus, type ControlApiBusTopics, type ControlApiDeps } from './app.js';
 export { controlApiMigrations } from './migrations.js';
-export { toLiveStreamUrls, toAssetPlaybackUrls } from './urls.js';
+export { toLiveStreamUrls, toAssetPlaybackUrls } from './playback/urls.js';
 export * from './contract.js';

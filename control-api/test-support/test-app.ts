@@ -6,7 +6,7 @@ import {
   type Config, type Registry, type Sql,
 } from '../../platform/index.js';
 import { buildControlApi, createServices, type ControlApiBusTopics } from '../app.js';
-import type { Services } from '../routes/route-context.js';
+import type { Services } from '../http/route-context.js';
 import type { LiveStreamView, TokenPair } from '../contract.js';
 import { controlApiMigrations } from '../migrations.js';
 

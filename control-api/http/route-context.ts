@@ -1,12 +1,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import type { Config } from '../../platform/index.js';
-import type { AccountService } from '../accounts.js';
-import type { AssetService } from '../assets.js';
-import type { LiveStreamService } from '../live-streams.js';
-import type { ProfileService } from '../profiles.js';
-import type { TokenService } from '../tokens.js';
-import type { PlaybackPolicies } from '../playback-policies.js';
+import type { AccountService } from '../accounts/accounts.js';
+import type { AssetService } from '../media/assets.js';
+import type { LiveStreamService } from '../streams/live-streams.js';
+import type { ProfileService } from '../accounts/profiles.js';
+import type { TokenService } from '../accounts/tokens.js';
+import type { PlaybackPolicies } from '../playback/playback-policies.js';
 
 /** The fastify instance the route plugins see: TypeBox schemas type each handler's request and reply. */
 export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;

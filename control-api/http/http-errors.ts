@@ -1,4 +1,4 @@
-import { AppError } from '../platform/index.js';
+import { AppError } from '../../platform/index.js';
 
 /** 401 that also tells the client how to authenticate (RFC 6750 §3: WWW-Authenticate: Bearer). */
 export class AuthError extends AppError {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPglite, openPostgres, type Sql } from '../platform/index.js';
-import { dropPostgresDatabase, freshPostgresDatabase } from '../platform/test-support/env.js';
-import type { ControlApiBusTopics } from './app.js';
-import type { LiveStreamView } from './contract.js';
+import { openPglite, openPostgres, type Sql } from '../../platform/index.js';
+import { dropPostgresDatabase, freshPostgresDatabase } from '../../platform/test-support/env.js';
+import type { ControlApiBusTopics } from '../app.js';
+import type { LiveStreamView } from '../contract.js';
 import { PUBLISHER_HEARTBEAT_MS } from './live-streams.js';
-import { createTestApp, type TestApp } from './test-support/test-app.js';
+import { createTestApp, type TestApp } from '../test-support/test-app.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

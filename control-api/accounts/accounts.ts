@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
-import { AppError, isUniqueViolation, type Config, type LiveState, type Sql } from '../platform/index.js';
-import type { AccountRole, AccountView, TokenPair } from './contract.js';
-import { badRequest, conflict } from './http-errors.js';
+import { AppError, isUniqueViolation, type Config, type LiveState, type Sql } from '../../platform/index.js';
+import type { AccountRole, AccountView, TokenPair } from '../contract.js';
+import { badRequest, conflict } from '../http/http-errors.js';
 import { DummyHash, hashSecret, normaliseEmail, passwordWeakness, verifySecret } from './passwords.js';
 import { insertProfile } from './profiles.js';
 import { FixedWindowLimiter, LoginThrottle } from './rate-limit.js';

@@ -1,10 +1,10 @@
 import crypto from 'node:crypto';
-import type { Config, Logger, Sql } from '../platform/index.js';
-import type { AssetStatus, AssetView, RecordingAssetInput } from './contract.js';
-import type { ControlApiBus } from './app.js';
-import { isUuid, notFound } from './http-errors.js';
-import { toAssetPlaybackUrls } from './urls.js';
-import type { PlaybackPolicies } from './playback-policies.js';
+import type { Config, Logger, Sql } from '../../platform/index.js';
+import type { AssetStatus, AssetView, RecordingAssetInput } from '../contract.js';
+import type { ControlApiBus } from '../app.js';
+import { isUuid, notFound } from '../http/http-errors.js';
+import { toAssetPlaybackUrls } from '../playback/urls.js';
+import type { PlaybackPolicies } from '../playback/playback-policies.js';
 
 interface AssetRow {
   id: string;

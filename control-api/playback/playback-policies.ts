@@ -1,5 +1,5 @@
-import { playbackPolicyKey, type LiveState, type Logger, type Sql } from '../platform/index.js';
-import type { PlaybackPolicy } from './contract.js';
+import { playbackPolicyKey, type LiveState, type Logger, type Sql } from '../../platform/index.js';
+import type { PlaybackPolicy } from '../contract.js';
 
 /** Every policy is published again this often, so a live state that lost entries (restart, eviction, FLUSHALL) heals. */
 const REPUBLISH_MS = 60_000;

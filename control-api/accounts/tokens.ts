@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { AppError, type Config, type Sql } from '../platform/index.js';
-import type { AccountRole, TokenPair } from './contract.js';
-import { AuthError, forbidden } from './http-errors.js';
+import { AppError, type Config, type Sql } from '../../platform/index.js';
+import type { AccountRole, TokenPair } from '../contract.js';
+import { AuthError, forbidden } from '../http/http-errors.js';
 import { sha256 } from './passwords.js';
 
 /** Who a valid access token speaks for. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryLiveState, createLogger, playbackPolicyKey } from '../platform/index.js';
+import { MemoryLiveState, createLogger, playbackPolicyKey } from '../../platform/index.js';
 import { PlaybackPolicies } from './playback-policies.js';
-import { createTestApp, type TestApp } from './test-support/test-app.js';
+import { createTestApp, type TestApp } from '../test-support/test-app.js';
 
 describe('PlaybackPolicies', () => {
   let t: TestApp;

@@ -1,17 +1,17 @@
 import crypto from 'node:crypto';
-import { AppError, type Config, type Logger, maskKey, type Sql } from '../platform/index.js';
-import type { ControlApiBus } from './app.js';
-import type { AssetService } from './assets.js';
-import type { PlaybackPolicies } from './playback-policies.js';
+import { AppError, type Config, type Logger, maskKey, type Sql } from '../../platform/index.js';
+import type { ControlApiBus } from '../app.js';
+import type { AssetService } from '../media/assets.js';
+import type { PlaybackPolicies } from '../playback/playback-policies.js';
 import type {
   IngestHealth,
   PublishRejection,
   LiveStreamError,
   ControlApiTopics, LadderRung, LiveStreamStatus, LiveStreamView, PlaybackPolicy, PublishAuthorization,
-} from './contract.js';
-import { badRequest, isUuid, notFound } from './http-errors.js';
-import { randomBase62, sha256 } from './passwords.js';
-import { toLiveStreamUrls } from './urls.js';
+} from '../contract.js';
+import { badRequest, isUuid, notFound } from '../http/http-errors.js';
+import { randomBase62, sha256 } from '../accounts/passwords.js';
+import { toLiveStreamUrls } from '../playback/urls.js';
 
 interface LiveStreamRow {
   id: string;

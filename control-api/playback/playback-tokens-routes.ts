@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError, signPlaybackToken } from '../../platform/index.js';
-import { bearer, errorResponses } from '../schemas.js';
-import type { RouteContext } from './route-context.js';
+import { bearer, errorResponses } from '../http/common-schemas.js';
+import type { RouteContext } from '../http/route-context.js';
 
 const PlaybackTokenRequest = Type.Object(
   {

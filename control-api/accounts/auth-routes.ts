@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AuthError } from '../http-errors.js';
-import {
-  AccountSchema, CreateAccountBody, LoginBody, RefreshBody, TokenPairSchema, bearer, errorResponses,
-} from '../schemas.js';
-import type { RouteContext } from './route-context.js';
+import { AuthError } from '../http/http-errors.js';
+import { bearer, errorResponses } from '../http/common-schemas.js';
+import { AccountSchema, CreateAccountBody, LoginBody, RefreshBody, TokenPairSchema } from './schemas.js';
+import type { RouteContext } from '../http/route-context.js';
 
 /** Sign-up, login, token refresh and logout, and `GET /v1/me`. */
 export const authRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { services }) => {

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
-import { AppError, type Config, type LiveState, type Sql } from '../platform/index.js';
-import { MATURITY_RATINGS, type MaturityRating, type ProfileKind, type ProfileView } from './contract.js';
-import { badRequest, conflict, isUuid, notFound } from './http-errors.js';
+import { AppError, type Config, type LiveState, type Sql } from '../../platform/index.js';
+import { MATURITY_RATINGS, type MaturityRating, type ProfileKind, type ProfileView } from '../contract.js';
+import { badRequest, conflict, isUuid, notFound } from '../http/http-errors.js';
 import { hashSecret, verifySecret } from './passwords.js';
 import { FixedWindowLimiter } from './rate-limit.js';
 

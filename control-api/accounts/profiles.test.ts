@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MATURITY_RATINGS } from './contract.js';
+import { MATURITY_RATINGS } from '../contract.js';
 import { ProfileSchema } from './schemas.js';
-import { createTestApp, GOOD_PASSWORD, type TestApp } from './test-support/test-app.js';
+import { createTestApp, GOOD_PASSWORD, type TestApp } from '../test-support/test-app.js';
 
 let t: TestApp;
 beforeAll(async () => {

@@ -1,5 +1,5 @@
-import type { Config } from '../platform/index.js';
-import type { PlaybackUrls } from './contract.js';
+import type { Config } from '../../platform/index.js';
+import type { PlaybackUrls } from '../contract.js';
 
 /** The config a URL builder needs: the public host and the public ports. */
 export type UrlConfig = Pick<Config, 'publicHost' | 'ports'>;

@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AccountRole } from '../contract.js';
-import {
-  CreateLiveStreamBody, IdParams, LiveStreamPage, LiveStreamSchema, PageQuery, bearer, errorResponses,
-} from '../schemas.js';
-import type { RouteContext } from './route-context.js';
+import { IdParams, PageQuery, bearer, errorResponses } from '../http/common-schemas.js';
+import { CreateLiveStreamBody, LiveStreamPage, LiveStreamSchema } from './schemas.js';
+import type { RouteContext } from '../http/route-context.js';
 
 /** Roles that may stream. */
 const STREAMERS: readonly AccountRole[] = ['creator', 'admin'];

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { toAssetPlaybackUrls, toLiveStreamUrls, toOrigin } from './urls.js';
 
-const GOLDEN = path.join(path.dirname(fileURLToPath(import.meta.url)), '__fixtures__', 'urls.golden.json');
+const GOLDEN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '__fixtures__', 'urls.golden.json');
 const ID = '0b7c4f6e-3a51-4c2e-9d7f-5f1e2a3b4c5d';
 
 /** Every case the URL builders must get right: default ports, custom ports, IPv6, a DNS name. */

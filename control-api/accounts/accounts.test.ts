@@ -1,7 +1,7 @@
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, GOOD_PASSWORD, TEST_ENV, type TestApp } from './test-support/test-app.js';
-import { MemoryLiveState } from '../platform/index.js';
+import { createTestApp, GOOD_PASSWORD, TEST_ENV, type TestApp } from '../test-support/test-app.js';
+import { MemoryLiveState } from '../../platform/index.js';
 import { LoginThrottle } from './rate-limit.js';
 
 let t: TestApp;

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { AssetSchema, IdParams, bearer, errorResponses } from '../schemas.js';
-import type { RouteContext } from './route-context.js';
+import { IdParams, bearer, errorResponses } from '../http/common-schemas.js';
+import { AssetSchema } from './schemas.js';
+import type { RouteContext } from '../http/route-context.js';
 
 /** On-demand assets of the caller's account (recordings of live streams for now). */
 export const assetsRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { services }) => {

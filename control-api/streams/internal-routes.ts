@@ -3,12 +3,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { PUBLISH_AUTHORIZE_PATH } from '../../ingest/contract.js';
 import { INTERNAL_TOKEN_HEADER } from '../contract.js';
-import { AuthError, notFound } from '../http-errors.js';
-import {
-  AssetSchema, AssetStatusBody, IdParams, PublishAuthorizationBody, PublishAuthorizationSchema, RecordingAssetBody,
-  StreamStatusBody, errorResponses,
-} from '../schemas.js';
-import type { RouteContext } from './route-context.js';
+import { AuthError, notFound } from '../http/http-errors.js';
+import { IdParams, errorResponses } from '../http/common-schemas.js';
+import { AssetSchema, AssetStatusBody, RecordingAssetBody } from '../media/schemas.js';
+import { PublishAuthorizationBody, PublishAuthorizationSchema, StreamStatusBody } from './schemas.js';
+import type { RouteContext } from '../http/route-context.js';
 
 /** Constant-time comparison, so response timing does not reveal how much of the token matched. */
 function sameToken(given: string | string[] | undefined, expected: string): boolean {

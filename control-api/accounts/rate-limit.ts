@@ -1,5 +1,5 @@
-import type { LiveState } from '../platform/index.js';
-import { RateLimitedError } from './http-errors.js';
+import type { LiveState } from '../../platform/index.js';
+import { RateLimitedError } from '../http/http-errors.js';
 
 /**
  * Fixed-window counters in LiveState (shared by every control-api process through Redis). The window

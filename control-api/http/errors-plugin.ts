@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type Problem, problem } from '../platform/index.js';
+import { AppError, type Problem, problem } from '../../platform/index.js';
 import { AuthError, RateLimitedError } from './http-errors.js';
 
 /** Request bodies above this are refused with 413 before they are parsed. */

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError, type Registry, type Sql } from '../../platform/index.js';
-import { errorResponses } from '../schemas.js';
+import { errorResponses } from './common-schemas.js';
 
 /** What the health and metrics routes look at. */
 export interface HealthOptions {

@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { MAX_PROFILES } from '../profiles.js';
-import {
-  CreateProfileBody, IdParams, PinBody, ProfileSchema, UpdateProfileBody, bearer, errorResponses,
-} from '../schemas.js';
-import type { RouteContext } from './route-context.js';
+import { MAX_PROFILES } from './profiles.js';
+import { IdParams, bearer, errorResponses } from '../http/common-schemas.js';
+import { CreateProfileBody, PinBody, ProfileSchema, UpdateProfileBody } from './schemas.js';
+import type { RouteContext } from '../http/route-context.js';
 
 /** Viewing profiles of the caller's account. */
 export const profilesRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { services }) => {
