@@ -48,6 +48,12 @@ export interface LadderArgsOptions {
   maxFps?: number;
   /** Log level passed to FFmpeg. Default `warning`. */
   logLevel?: string;
+  /**
+   * On-demand encoding instead of live: the input is a stored file read as fast as the CPU allows,
+   * x264 keeps its look-ahead (no zerolatency), and each rung is capped-CRF: constant quality `crf`
+   * with the rung's bitrate as the VBV peak, so easy content takes fewer bits than the cap.
+   */
+  vod?: { crf: number; audioTracks?: { index: number; name: string }[] };
 }
 
 /** One FFmpeg output: a fragmented MP4 stream on file descriptor `fd`. */
@@ -64,6 +70,8 @@ export interface LadderOutput {
   audioBitrateKbps?: number;
   /** Video copied from the source: its keyframes are where the publisher put them, not on the segment grid. */
   sourceGops?: boolean;
+  /** Source audio stream index (`0:a:N`) of an audio output. */
+  sourceAudioIndex?: number;
 }
 
 /** The argv (without the ffmpeg binary) and what arrives on each extra pipe. */
@@ -157,14 +165,26 @@ export function protocolWhitelist(url: string): string {
   }
 }
 
+/**
+ * Fragmented MP4 for on-demand work: a fragment per GOP (video) or per segment's worth of audio, which
+ * the segmenter joins into whole segments; no per-frame boxes, nothing flushed early.
+ */
+function vodFmp4Output(segmentSeconds: number): string[] {
+  return ['-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_keyframe', '-frag_duration', String(Math.round(segmentSeconds * 1e6)), '-max_muxing_queue_size', '4096'];
+}
+
 /** Input side: quick start on live sources without dropping the GOP the ingest replays first. */
-function inputArgs(input: LadderInput): { args: string[]; video: string; audio: string } {
+function inputArgs(input: LadderInput, vod: boolean): { args: string[]; video: string; audio: string } {
   if (input.kind === 'lavfi') {
     // `-t` before each `-i` is an input option (after it, it would cut only the first output).
     const t = String(input.durationSeconds);
     const args = ['-re', '-f', 'lavfi', '-t', t, '-i', input.video];
     if (input.audio) args.push('-re', '-f', 'lavfi', '-t', t, '-i', input.audio);
     return { args, video: '0:v:0', audio: '1:a:0' };
+  }
+  if (vod) {
+    // A stored upload: the file and nothing it might name (no playlists, no concat lists, no network).
+    return { args: ['-protocol_whitelist', protocolWhitelist(input.url), '-i', input.url], video: '0:v:0', audio: '0:a:0' };
   }
   const network = /^(rtmps?|https?|srt|tcp):/i.test(input.url);
   return {
@@ -185,23 +205,26 @@ function inputArgs(input: LadderInput): { args: string[]; video: string; audio: 
 }
 
 /** The x264 settings for one rendition: fixed GOP on the segment grid, no scene-cut keyframes. */
-function x264Args(rung: Rung, gop: number, segmentSeconds: number, preset: string, fps: number): string[] {
+function x264Args(rung: Rung, gop: number, segmentSeconds: number, preset: string, fps: number, vod?: { crf: number }): string[] {
   const maxrate = Math.round(rung.videoBitrateKbps * 1.1);
+  const rate = vod
+    ? // Capped CRF: constant quality up to the rung's bitrate, a two-second VBV (VOD has time to smooth).
+      ['-crf', String(vod.crf), '-maxrate', `${rung.videoBitrateKbps}k`, '-bufsize', `${rung.videoBitrateKbps * 2}k`]
+    : // Peak within 110% of the average (Apple HLS authoring spec 2.x); a one-second VBV for low latency.
+      ['-b:v', `${rung.videoBitrateKbps}k`, '-maxrate', `${maxrate}k`, '-bufsize', `${maxrate}k`];
   return [
     '-c:v', 'libx264',
     '-preset', preset,
-    '-tune', 'zerolatency',
+    ...(vod ? [] : ['-tune', 'zerolatency']),
     '-profile:v', rung.height > 480 ? 'high' : 'main',
     '-pix_fmt', 'yuv420p',
-    '-b:v', `${rung.videoBitrateKbps}k`,
-    // Peak within 110% of the average (Apple HLS authoring spec 2.x); a one-second VBV for low latency.
-    '-maxrate', `${maxrate}k`,
-    '-bufsize', `${maxrate}k`,
+    ...rate,
     '-g', String(gop),
     '-keyint_min', String(gop),
     '-sc_threshold', '0',
     '-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`,
-    '-x264-params', 'scenecut=0:open-gop=0:rc-lookahead=0',
+    // Closed GOPs on the grid either way; live also gives up the look-ahead's latency.
+    '-x264-params', vod ? 'scenecut=0:open-gop=0' : 'scenecut=0:open-gop=0:rc-lookahead=0',
     '-r', fpsRational(fps),
     '-video_track_timescale', '90000',
   ];
@@ -213,7 +236,9 @@ export function ffmpegLadderArgs(opts: LadderArgsOptions): LadderArgs {
   const preset = opts.x264Preset ?? 'veryfast';
   const audioKbps = opts.audioBitrateKbps ?? 128;
   const { source } = opts;
-  const input = inputArgs(opts.input);
+  const vod = opts.vod;
+  const input = inputArgs(opts.input, Boolean(vod));
+  const fmp4 = vod ? vodFmp4Output(segmentSeconds) : FMP4_OUTPUT;
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', opts.logLevel ?? 'warning',
     // Machine-readable progress (frame=, fps=, drop_frames=, speed=, progress=) once a second on stderr.
@@ -249,7 +274,7 @@ export function ffmpegLadderArgs(opts: LadderArgsOptions): LadderArgs {
   ].join(';');
   args.push('-filter_complex', graph);
   rungs.forEach((rung, i) => {
-    args.push('-map', `[out${i}]`, ...x264Args(rung, gop, segmentSeconds, preset, fps), ...FMP4_OUTPUT, `pipe:${fd}`);
+    args.push('-map', `[out${i}]`, ...x264Args(rung, gop, segmentSeconds, preset, fps, vod), ...fmp4, `pipe:${fd}`);
     outputs.push({
       name: rung.name,
       kind: 'video',
@@ -262,9 +287,11 @@ export function ffmpegLadderArgs(opts: LadderArgsOptions): LadderArgs {
   });
   // A source without audio gets no audio output (no generated silence): the manifest writers handle a
   // video-only ladder, and a silent track would only cost bandwidth and hide the fact from the creator.
-  if (source.hasAudio) {
-    args.push('-map', input.audio, '-c:a', 'aac', '-b:a', `${audioKbps}k`, '-ac', '2', '-ar', '48000', ...FMP4_OUTPUT, `pipe:${fd}`);
-    outputs.push({ name: 'audio', kind: 'audio', fd: fd++, audioBitrateKbps: audioKbps });
+  // On demand, every audio track of the source the caller names (languages) is an output of its own.
+  const audioTracks = vod?.audioTracks ?? (source.hasAudio ? [{ index: 0, name: 'audio' }] : []);
+  for (const track of source.hasAudio ? audioTracks : []) {
+    args.push('-map', vod ? `0:a:${track.index}` : input.audio, '-c:a', 'aac', '-b:a', `${audioKbps}k`, '-ac', '2', '-ar', '48000', ...fmp4, `pipe:${fd}`);
+    outputs.push({ name: track.name, kind: 'audio', fd: fd++, audioBitrateKbps: audioKbps, ...(vod ? { sourceAudioIndex: track.index } : {}) });
   }
   return { args, outputs };
 }

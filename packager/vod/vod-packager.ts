@@ -1,0 +1,376 @@
+/**
+ * On-demand packaging: one FFmpeg ladder over a stored upload (the live argument builder in its VOD
+ * mode), each output cut into CMAF segments by the live segmenter, stored under `vod/{assetId}/`, and
+ * listed as it goes: a growing `EXT-X-PLAYLIST-TYPE:EVENT` playlist per rendition as soon as every
+ * rendition has its first segment, replaced by the VOD playlists, the multivariant playlist with
+ * measured bandwidths and a static MPD when the ladder ends. A playlist never lists a segment before
+ * it is stored, and a retried job does not shorten what an earlier attempt already listed.
+ */
+import type { BlobStore, Logger, Rung } from '../../platform/index.js';
+import type { RenditionInfo, RenditionState, SegmentEntry, StreamState } from '../contract.js';
+import { Fmp4StreamParser, type Fmp4Fragment, type TrackDefaults, type TrackInfo } from '../cmaf/fmp4-stream-parser.js';
+import { joinChunks } from '../cmaf/join-chunks.js';
+import { CmafSegmenter, type CmafSegment } from '../cmaf/segmenter.js';
+import { ffmpegLadderArgs, type LadderOutput } from '../ladder/ffmpeg-ladder-args.js';
+import { LadderProcess, type LadderProgress } from '../ladder/ffmpeg-ladder-process.js';
+import { toMediaPlaylist, toMultivariantPlaylist, type HlsAudioRendition, type HlsVideoVariant } from '../manifest/hls.js';
+import { toStreamMpd } from '../manifest/from-catalog.js';
+import { segmentName } from '../manifest/paths.js';
+import { VodError, type VodSource } from './inspect.js';
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** A growing playlist: edges and players re-read it at least every segment. */
+const GROWING = 'public, max-age=1';
+/** Final manifests: they replaced growing ones at the same URL, so caches keep them only a while. */
+const FINAL = 'public, max-age=300';
+const HLS = 'application/vnd.apple.mpegurl';
+
+/** Progress of a packaging run. */
+export interface VodProgress {
+  /** 0–100, from FFmpeg's output time against the source duration. */
+  percent: number;
+  /** Transcoding speed as a multiple of real time. */
+  speed: number;
+  /** Every rendition has segments listed in its growing playlist: the asset plays now. */
+  playable: boolean;
+}
+
+/** One audio rendition of the asset. */
+export interface VodAudioTrack {
+  name: string;
+  language: string;
+  label: string;
+}
+
+/** What packaging produced. */
+export interface VodPackaged {
+  durationSeconds: number;
+  renditions: RenditionInfo[];
+  audio: VodAudioTrack[];
+  segmentSeconds: number;
+}
+
+/** Inputs of {@link packageVod}. */
+export interface VodPackageOptions {
+  assetId: string;
+  /** The stored upload (a local file). */
+  file: string;
+  source: VodSource;
+  rungs: Rung[];
+  crf: number;
+  segmentSeconds: number;
+  x264Preset: string;
+  ffmpegPath: string;
+  audioBitrateKbps?: number;
+  /** Wall-time limit of the ladder; beyond it FFmpeg is killed and the run fails (retryable). */
+  timeoutMs?: number;
+  onProgress?: (p: VodProgress) => void;
+}
+
+/** Storage prefix of an asset's media. */
+export function vodRoot(assetId: string): string {
+  return `vod/${assetId}`;
+}
+
+/** Rendition names of the source's audio tracks: `audio` for one, `audio-{language}` for several. */
+export function audioTrackNames(source: VodSource): VodAudioTrack[] {
+  const seen = new Map<string, number>();
+  return source.audio.map((a) => {
+    if (source.audio.length === 1) return { name: 'audio', language: a.language, label: a.title ?? languageLabel(a.language) };
+    const base = `audio-${a.language.replace(/[^a-z0-9]/g, '')}`.slice(0, 28);
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    return { name: n === 1 ? base : `${base}-${n}`, language: a.language, label: a.title ?? languageLabel(a.language) };
+  });
+}
+
+const LANGUAGE_NAMES: Record<string, string> = { eng: 'English', en: 'English', fre: 'Français', fra: 'Français', fr: 'Français', ger: 'Deutsch', deu: 'Deutsch', de: 'Deutsch', spa: 'Español', es: 'Español', ita: 'Italiano', it: 'Italiano', jpn: '日本語', ja: '日本語', hin: 'हिन्दी', hi: 'हिन्दी', por: 'Português', pt: 'Português', und: 'Original' };
+
+function languageLabel(language: string): string {
+  return LANGUAGE_NAMES[language] ?? language;
+}
+
+/** One FFmpeg output becoming stored segments. */
+class VodTrack {
+  private parser = new Fmp4StreamParser();
+  private segmenter?: CmafSegmenter;
+  track?: TrackInfo;
+  readonly segments: SegmentEntry[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private failure?: Error;
+  private bits = 0;
+  private seconds = 0;
+  private peak = 0;
+  /** Segments an earlier attempt listed: the growing playlist is not rewritten shorter than this. */
+  listedBefore = 0;
+
+  constructor(
+    readonly output: LadderOutput,
+    private readonly blobs: BlobStore,
+    private readonly prefix: string,
+    private readonly segmentSeconds: number,
+    private readonly anchorMs: number,
+    private readonly onStored: () => void,
+  ) {
+    this.parser.on('init', (init) => this.onInit(init.bytes, init.track, init.defaults));
+    this.parser.on('fragment', (f) => this.onFragment(f));
+  }
+
+  push(chunk: Buffer): void {
+    if (this.failure) return;
+    try {
+      this.parser.push(chunk);
+    } catch (err) {
+      this.failure = err as Error;
+    }
+  }
+
+  /** Closes the last segment and waits for every write. */
+  async finish(): Promise<void> {
+    if (!this.failure) this.segmenter?.flush();
+    await this.chain;
+    if (this.failure) throw this.failure;
+  }
+
+  private onInit(bytes: Buffer, track: TrackInfo, defaults: TrackDefaults): void {
+    if (this.track) {
+      this.failure = new Error(`${this.output.name}: the transcoder changed its init segment mid-file`);
+      return;
+    }
+    this.track = track;
+    this.enqueue(() => this.blobs.put(`${this.prefix}/init.mp4`, bytes, { contentType: 'video/mp4', cacheControl: IMMUTABLE }));
+    this.segmenter = new CmafSegmenter({
+      timescale: track.timescale,
+      kind: track.kind,
+      // On demand, parts are not listed: one "part" per segment.
+      partTargetSeconds: this.segmentSeconds,
+      segmentTargetSeconds: this.segmentSeconds,
+      ...(track.kind === 'audio' ? { joinChunks: (chunks: Buffer[]) => joinChunks(chunks, defaults) } : {}),
+      maxSegmentSeconds: Math.round(this.segmentSeconds) + 0.49,
+    });
+    this.segmenter.on('segment', (s) => this.onSegment(s));
+  }
+
+  private onFragment(f: Fmp4Fragment): void {
+    this.segmenter?.push(f);
+  }
+
+  private onSegment(s: CmafSegment): void {
+    const timescale = this.track!.timescale;
+    const entry: SegmentEntry = {
+      msn: s.msn,
+      duration: s.duration,
+      startTime: s.startDecodeTime,
+      programDateTimeMs: Math.round(this.anchorMs + (s.startDecodeTime / timescale) * 1000),
+    };
+    const bytes = s.bytes;
+    this.enqueue(async () => {
+      await this.blobs.put(`${this.prefix}/${segmentName(s.msn)}`, bytes, { contentType: this.track!.kind === 'video' ? 'video/mp4' : 'audio/mp4', cacheControl: IMMUTABLE });
+      // Listed only once stored.
+      this.segments.push(entry);
+      const bits = bytes.length * 8;
+      this.bits += bits;
+      this.seconds += s.duration;
+      // The last segment is often short: it does not set the peak.
+      if (s.duration >= this.segmentSeconds * 0.5) this.peak = Math.max(this.peak, bits / s.duration);
+      this.onStored();
+    });
+  }
+
+  private enqueue(job: () => Promise<void>): void {
+    this.chain = this.chain.then(async () => {
+      if (this.failure) return;
+      try {
+        await job();
+      } catch (err) {
+        this.failure = err as Error;
+      }
+    });
+  }
+
+  /** Measured (or, before any segment, planned) bandwidth. */
+  info(): RenditionInfo {
+    const t = this.track!;
+    const o = this.output;
+    const planned = (o.videoBitrateKbps ?? o.audioBitrateKbps ?? 128) * 1000;
+    const measured = this.seconds > 0 ? Math.ceil((Math.max(this.peak, this.bits / this.seconds) * 1.05) / 1000) * 1000 : 0;
+    return {
+      name: o.name,
+      kind: t.kind,
+      codec: t.codec,
+      bandwidth: measured || planned,
+      averageBandwidth: this.seconds > 0 ? Math.round(this.bits / this.seconds) : undefined,
+      width: t.width ?? o.width,
+      height: t.height ?? o.height,
+      frameRate: o.fps,
+      sampleRate: t.sampleRate,
+      channels: t.channels,
+      timescale: t.timescale,
+    };
+  }
+
+  /** The rendition as the manifest builders see it. */
+  state(assetId: string, ended: boolean): RenditionState {
+    const t = this.track!;
+    return {
+      streamId: assetId,
+      rendition: this.output.name,
+      kind: t.kind,
+      timescale: t.timescale,
+      initName: 'init.mp4',
+      partTarget: this.segmentSeconds,
+      targetDuration: Math.round(this.segmentSeconds),
+      discontinuitySequence: 0,
+      segments: this.segments,
+      current: { msn: this.segments.length, programDateTimeMs: 0, startTime: 0, parts: [] },
+      ended,
+      updatedAtMs: Date.now(),
+      seq: 0,
+    };
+  }
+}
+
+/** A media playlist of stored segments: EVENT while it grows, VOD with ENDLIST at the end. */
+function mediaPlaylist(track: VodTrack, targetDuration: number, ended: boolean): string {
+  return toMediaPlaylist(
+    {
+      targetDuration,
+      mediaSequence: 0,
+      discontinuitySequence: 0,
+      mapUri: 'init.mp4',
+      segments: track.segments.map((s) => ({ msn: s.msn, uri: segmentName(s.msn), duration: s.duration, map: 'init.mp4' })),
+      ended,
+      playlistType: ended ? 'VOD' : 'EVENT',
+    },
+    { canBlockReload: false, canSkipUntil: 0 },
+  );
+}
+
+/** Segments listed by an existing media playlist (0 when there is none). */
+async function listedSegments(blobs: BlobStore, key: string): Promise<number> {
+  const obj = await blobs.get(key);
+  if (!obj) return 0;
+  const chunks: Buffer[] = [];
+  for await (const c of obj.body) chunks.push(c as Buffer);
+  return (Buffer.concat(chunks).toString('utf8').match(/^#EXTINF:/gm) ?? []).length;
+}
+
+/** Runs the ladder over the upload and writes the asset's media and manifests. */
+export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opts: VodPackageOptions): Promise<VodPackaged> {
+  const root = vodRoot(opts.assetId);
+  const audio = audioTrackNames(opts.source);
+  const ladder = ffmpegLadderArgs({
+    input: { kind: 'url', url: opts.file },
+    source: { width: opts.source.width, height: opts.source.height, fps: opts.source.fps, hasAudio: audio.length > 0 },
+    rungs: opts.rungs,
+    segmentSeconds: opts.segmentSeconds,
+    x264Preset: opts.x264Preset,
+    audioBitrateKbps: opts.audioBitrateKbps,
+    vod: { crf: opts.crf, audioTracks: audio.map((a, index) => ({ index, name: a.name })) },
+  });
+  const targetDuration = Math.round(opts.segmentSeconds);
+  // A fixed clock for the MPD builder: media time t is "produced" at anchor + t.
+  const anchorMs = Date.UTC(2000, 0, 1);
+  let playable = false;
+  let writing: Promise<void> = Promise.resolve();
+  let dirty = false;
+  let lastProgress: LadderProgress | undefined;
+  const report = () => {
+    const out = lastProgress?.outTimeSeconds ?? 0;
+    opts.onProgress?.({ percent: Math.min(99, Math.floor((out / opts.source.durationSeconds) * 100)), speed: lastProgress?.speed ?? 0, playable });
+  };
+  const tracks: VodTrack[] = ladder.outputs.map(
+    (o) =>
+      new VodTrack(o, deps.blobs, `${root}/${o.name}`, opts.segmentSeconds, anchorMs, () => {
+        dirty = true;
+        writing = writing.then(writeGrowing);
+      }),
+  );
+  await Promise.all(tracks.map(async (t) => (t.listedBefore = await listedSegments(deps.blobs, `${root}/${t.output.name}/index.m3u8`))));
+
+  // Rewrites the growing playlists (serialised; coalesces bursts of segments into one pass).
+  const written = new Map<VodTrack, number>();
+  async function writeGrowing(): Promise<void> {
+    if (!dirty) return;
+    dirty = false;
+    if (!tracks.every((t) => t.track && t.segments.length > 0)) return;
+    for (const t of tracks) {
+      const n = t.segments.length;
+      if (n === written.get(t) || n < t.listedBefore) continue;
+      await deps.blobs.put(`${root}/${t.output.name}/index.m3u8`, Buffer.from(mediaPlaylist(t, targetDuration, false)), { contentType: HLS, cacheControl: GROWING });
+      written.set(t, n);
+    }
+    if (!playable && tracks.every((t) => written.has(t))) {
+      await deps.blobs.put(`${root}/master.m3u8`, Buffer.from(multivariant(tracks, audio)), { contentType: HLS, cacheControl: GROWING });
+      playable = true;
+      report();
+    }
+  }
+
+  const proc = new LadderProcess({ logger: deps.logger }, { ffmpegPath: opts.ffmpegPath, args: ladder.args, outputs: ladder.outputs });
+  const byName = new Map(tracks.map((t) => [t.output.name, t]));
+  proc.on('data', (name, chunk) => byName.get(name)?.push(chunk));
+  proc.on('progress', (p) => {
+    lastProgress = p;
+    report();
+  });
+  proc.start();
+  const timer = opts.timeoutMs ? setTimeout(() => void proc.stop(), opts.timeoutMs) : undefined;
+  const exit = await proc.exited;
+  clearTimeout(timer);
+  if (exit.stopped) throw new VodError('TRANSCODE_FAILED', `Transcoding took longer than the ${Math.round((opts.timeoutMs ?? 0) / 1000)} s limit.`, false);
+  if (exit.code !== 0) {
+    deps.logger.warn({ asset: opts.assetId, code: exit.code, signal: exit.signal, stderr: exit.stderrTail }, 'vod ladder failed');
+    throw new VodError('TRANSCODE_FAILED', 'The video could not be transcoded (the encoder stopped with an error).', false);
+  }
+  await Promise.all(tracks.map((t) => t.finish()));
+  await writing;
+  if (!tracks.every((t) => t.track && t.segments.length > 0)) throw new VodError('TRANSCODE_FAILED', 'Transcoding produced no media.', false);
+
+  // Final manifests: every segment is stored, so ENDLIST, measured bandwidths and the static MPD.
+  for (const t of tracks) {
+    await deps.blobs.put(`${root}/${t.output.name}/index.m3u8`, Buffer.from(mediaPlaylist(t, targetDuration, true)), { contentType: HLS, cacheControl: FINAL });
+  }
+  const renditions = tracks.map((t) => t.info());
+  const stream: StreamState = {
+    streamId: opts.assetId,
+    sessionId: opts.assetId,
+    startedAtMs: anchorMs,
+    renditions,
+    expectedRenditions: renditions.map((r) => r.name),
+    partTarget: opts.segmentSeconds,
+    segmentTarget: opts.segmentSeconds,
+    dvrWindowSeconds: opts.source.durationSeconds,
+    ended: true,
+  };
+  await deps.blobs.put(`${root}/manifest.mpd`, Buffer.from(toStreamMpd(stream, tracks.map((t) => t.state(opts.assetId, true)), Date.now())), { contentType: 'application/dash+xml', cacheControl: FINAL });
+  await deps.blobs.put(`${root}/master.m3u8`, Buffer.from(multivariant(tracks, audio)), { contentType: HLS, cacheControl: FINAL });
+  const video = tracks.find((t) => t.track?.kind === 'video')!;
+  const durationSeconds = Math.round(video.segments.reduce((a, s) => a + s.duration, 0) * 1000) / 1000;
+  return { durationSeconds, renditions, audio, segmentSeconds: opts.segmentSeconds };
+}
+
+/** The multivariant playlist: video variants by falling bandwidth, one audio group with a rendition per language. */
+function multivariant(tracks: VodTrack[], audio: VodAudioTrack[]): string {
+  const infos = tracks.map((t) => t.info());
+  const video: HlsVideoVariant[] = infos
+    .filter((r) => r.kind === 'video')
+    .sort((a, b) => b.bandwidth - a.bandwidth)
+    .map((v) => ({ uri: `${v.name}/index.m3u8`, bandwidth: v.bandwidth, averageBandwidth: v.averageBandwidth, codecs: v.codec, width: v.width ?? 0, height: v.height ?? 0, frameRate: v.frameRate }));
+  const audioRenditions: HlsAudioRendition[] = infos
+    .filter((r) => r.kind === 'audio')
+    .map((a, i) => {
+      const meta = audio.find((x) => x.name === a.name);
+      return {
+        uri: `${a.name}/index.m3u8`,
+        name: meta?.label ?? a.name,
+        language: meta && meta.language !== 'und' ? meta.language : undefined,
+        default: i === 0,
+        codecs: a.codec,
+        channels: a.channels,
+        bandwidth: a.bandwidth,
+        averageBandwidth: a.averageBandwidth,
+      };
+    });
+  return toMultivariantPlaylist({ video, audio: audioRenditions });
+}
