@@ -1,6 +1,6 @@
 /**
  * Composition root. `node dist/main.js [service]` runs one service (control-api, ingest, packager, origin,
- * edge-cache) or, by default, all of them in one process on the embedded defaults.
+ * edge-cache, vod-worker) or, by default, all of them in one process on the embedded defaults.
  */
 import { pathToFileURL } from 'node:url';
 import {
@@ -16,6 +16,8 @@ import {
   createLogger,
   createMetricsRegistry,
   createSql,
+  PgBossJobQueue,
+  type Sql,
   loadConfig,
   type Config,
   type Logger,
@@ -23,7 +25,7 @@ import {
 } from './platform/index.js';
 import { ControlApiClient, ControlApiServer, type ControlApiTopics } from './control-api/index.js';
 import { IngestServer, type IngestTopics, type PublishAuthorizer } from './ingest/index.js';
-import { LiveCatalog, LivePackager, type PackagerTopics } from './packager/index.js';
+import { LiveCatalog, LivePackager, VOD_QUEUE, VodWorker, type PackagerTopics } from './packager/index.js';
 import { OriginServer } from './origin/index.js';
 import { EdgeServer, edgeConfigFrom } from './edge-cache/index.js';
 
@@ -31,7 +33,7 @@ import { EdgeServer, edgeConfigFrom } from './edge-cache/index.js';
 export type PlatformTopics = ControlApiTopics & IngestTopics & PackagerTopics;
 
 /** The services `main.js` can run. */
-export const SERVICES = ['control-api', 'ingest', 'packager', 'origin', 'edge-cache'] as const;
+export const SERVICES = ['control-api', 'ingest', 'packager', 'origin', 'edge-cache', 'vod-worker'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** WHIP (WebRTC ingest) is announced in the API contract but not served yet: say so clearly. */
@@ -64,10 +66,18 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
     const blobs = life.add('blobs', createBlobStore(config));
     const catalog = new LiveCatalog(liveState);
 
+    // The database and the durable job queue on it: control-api sends VOD jobs, the VOD worker runs them.
+    let sql: Sql | undefined;
+    let jobs: PgBossJobQueue | undefined;
+    if (has('control-api') || has('vod-worker')) {
+      sql = life.add('sql', await createSql(config));
+      jobs = life.add('jobs', new PgBossJobQueue({ sql, logger }));
+      await jobs.createQueue(VOD_QUEUE, { retryLimit: config.vod.jobRetries, retryDelaySeconds: 10, timeoutSeconds: config.vod.jobTimeoutSeconds });
+    }
+
     let controlApi: ControlApiServer | undefined;
-    if (has('control-api')) {
-      const sql = life.add('sql', await createSql(config));
-      controlApi = new ControlApiServer({ sql, liveState, bus, logger, metrics, ready: () => ready }, config);
+    if (has('control-api') && sql) {
+      controlApi = new ControlApiServer({ sql, liveState, bus, logger, metrics, jobs, blobs, ready: () => ready }, config);
       await controlApi.start();
       life.add('control-api', controlApi);
     }
@@ -82,6 +92,16 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
         life.add('packager-http', ops);
       }
     }
+    if (has('vod-worker') && jobs) {
+      const worker = new VodWorker({ jobs, blobs, bus, logger, metrics }, config);
+      await worker.start();
+      life.add('vod-worker', worker);
+      if (services.length === 1) {
+        const ops = new OpsServer({ port: config.metricsPort, host: config.bindHost, registry: metrics });
+        await ops.start();
+        life.add('vod-worker-http', ops);
+      }
+    }
     if (has('origin')) {
       const origin = new OriginServer({ blobs, catalog, logger, metrics }, config);
       await origin.start();
@@ -92,9 +112,9 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
       // every policy to the shared live state; a missing entry (Redis restart, eviction, FLUSHALL) is
       // never taken as public: control-api is asked, and when it cannot answer the edge refuses.
       const policyApi = controlApi ?? new ControlApiClient({}, config);
-      const playbackPolicy = async (mediaId: string): Promise<'signed' | 'public'> => {
+      const playbackPolicy = async (mediaId: string): Promise<'signed' | 'public' | 'gone'> => {
         const known = await liveState.get(playbackPolicyKey(mediaId));
-        return known === 'signed' || known === 'public' ? known : policyApi.playbackPolicy(mediaId);
+        return known === 'signed' || known === 'public' || known === 'gone' ? known : policyApi.playbackPolicy(mediaId);
       };
       const edge = new EdgeServer({ logger, metrics, playbackPolicy }, edgeConfigFrom(config));
       await edge.start();

@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Config, Handler, LiveState, Logger, Registry, Sql, SubscribeOptions, Unsubscribe } from '../platform/index.js';
+import type { BlobStore, Config, Handler, JobQueue, LiveState, Logger, Registry, Sql, SubscribeOptions, Unsubscribe } from '../platform/index.js';
 import type { IngestTopics } from '../ingest/contract.js';
 import type { PackagerTopics } from '../packager/contract.js';
 import { AccountService } from './accounts/accounts.js';
@@ -13,6 +13,8 @@ import { installHttpMetrics } from './http/http-metrics.js';
 import { LiveStreamService } from './streams/live-streams.js';
 import { ProfileService } from './accounts/profiles.js';
 import { assetsRoutes } from './media/assets-routes.js';
+import { uploadsRoutes } from './media/uploads-routes.js';
+import { UploadService } from './media/uploads.js';
 import { playbackTokensRoutes } from './playback/playback-tokens-routes.js';
 import { authRoutes } from './accounts/auth-routes.js';
 import { healthRoutes } from './http/health-routes.js';
@@ -26,7 +28,7 @@ import { PlaybackPolicies } from './playback/playback-policies.js';
 /** Every topic control-api publishes or consumes (the consumed ones are defined by their publishers). */
 export type ControlApiBusTopics = ControlApiTopics &
   Pick<IngestTopics, 'ingest.stream.started' | 'ingest.stream.ended' | 'ingest.stream.stats'> &
-  Pick<PackagerTopics, 'packager.recording.ready' | 'packager.session.ended' | 'packager.session.started' | 'packager.session.failed'>;
+  Pick<PackagerTopics, 'packager.recording.ready' | 'packager.session.ended' | 'packager.session.started' | 'packager.session.failed' | 'vod.asset.progress' | 'vod.asset.ready' | 'vod.asset.errored'>;
 
 /**
  * The bus as control-api uses it: publishes its own topics, subscribes to the ones it consumes. Any
@@ -50,6 +52,12 @@ export interface ControlApiDeps {
   bus?: ControlApiBus;
   /** Extra readiness for `/healthz`; one-process mode passes one covering every service. */
   ready?: () => boolean | Promise<boolean>;
+  /** The durable queue finished uploads are sent to (VOD transcodes). */
+  jobs?: JobQueue;
+  /** Media storage, for deleting an asset's media. */
+  blobs?: BlobStore;
+  /** Services already built over these deps (ControlApiServer shares its own with the HTTP app). */
+  services?: Services;
 }
 
 /** Builds the domain services over the ports (stateless: two sets over one Sql agree). */
@@ -57,10 +65,11 @@ export function createServices(deps: ControlApiDeps, config: Config): Services {
   const logger = deps.logger.child({ mod: 'control-api' });
   const tokens = new TokenService({ sql: deps.sql }, config.auth);
   const policies = new PlaybackPolicies({ sql: deps.sql, liveState: deps.liveState, logger });
-  const assets = new AssetService({ sql: deps.sql, logger, bus: deps.bus, policies }, config);
+  const assets = new AssetService({ sql: deps.sql, logger, bus: deps.bus, policies, blobs: deps.blobs }, config);
   return {
     tokens,
     assets,
+    uploads: new UploadService({ sql: deps.sql, logger, assets, jobs: deps.jobs, metrics: deps.metrics }, config),
     accounts: new AccountService({ sql: deps.sql, liveState: deps.liveState, tokens }, config),
     profiles: new ProfileService({ sql: deps.sql, liveState: deps.liveState }, config),
     liveStreams: new LiveStreamService({ sql: deps.sql, assets, logger, bus: deps.bus, policies }, config),
@@ -102,12 +111,13 @@ export async function buildControlApi(deps: ControlApiDeps, config: Config): Pro
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const ctx = { services: createServices(deps, config), config };
+  const ctx = { services: deps.services ?? createServices(deps, config), config };
   await app.register(healthRoutes, { sql: deps.sql, metrics: deps.metrics, ready: deps.ready });
   await app.register(authRoutes, ctx);
   await app.register(profilesRoutes, ctx);
   await app.register(liveStreamsRoutes, ctx);
   await app.register(assetsRoutes, ctx);
+  await app.register(uploadsRoutes, ctx);
   await app.register(playbackTokensRoutes, ctx);
   await app.register(internalRoutes, ctx);
   return app as unknown as FastifyInstance;

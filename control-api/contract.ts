@@ -4,6 +4,7 @@
  * HTTP field names here are public (DESIGN.md "Contracts"): extend, never rename.
  */
 import type { Rung } from '../platform/index.js';
+import type { VodTracks } from '../packager/contract.js';
 
 /** What an account may do: viewers watch, creators also stream and upload, admins also administer. */
 export type AccountRole = 'viewer' | 'creator' | 'admin';
@@ -55,6 +56,9 @@ export type LiveStreamStatus = 'idle' | 'live' | 'ended';
 
 /** Whether playback URLs work as they are or need a signed token from the edge. */
 export type PlaybackPolicy = 'public' | 'signed';
+
+/** What an edge learns about a media id: its playback policy, or `gone` (deleted or never existed: 404). */
+export type MediaPolicy = PlaybackPolicy | 'gone';
 
 /** One rung of a per-stream transcoding ladder (the same shape as the platform default ladder). */
 export type LadderRung = Rung;
@@ -120,11 +124,23 @@ export type AssetStatus = 'preparing' | 'ready' | 'errored';
 export interface AssetView {
   id: string;
   title: string;
+  description: string | null;
   status: AssetStatus;
   /** Seconds, once known. */
   duration: number | null;
   liveStreamId: string | null;
+  /** The upload it was made from (null for recordings). */
+  uploadId: string | null;
+  playbackPolicy: PlaybackPolicy;
   playback: PlaybackUrls;
+  /** Video rungs, audio languages and captions, once ready (null for recordings and while preparing). */
+  tracks: VodTracks | null;
+  progress: { percent: number };
+  /** When the first segments became playable (ISO 8601), while preparing or after. */
+  playableFrom: string | null;
+  readyAt: string | null;
+  /** Why the asset could not be made. */
+  errors: { code: string; message: string } | null;
   createdAt: string;
 }
 

@@ -2,7 +2,7 @@ import { AppError, type Config } from '../platform/index.js';
 import type { PublishAuthorizer, PublishMeta } from '../ingest/contract.js';
 import {
   INTERNAL_TOKEN_HEADER, type AssetStatus, type AssetView, type LiveStreamControl, type LiveStreamStatus,
-  type PlaybackPolicy, type PublishAuthorization, type RecordingAssetInput,
+  type MediaPolicy, type PublishAuthorization, type RecordingAssetInput,
 } from './contract.js';
 
 /** How long one internal call may take before the caller gives up (a publish handshake is waiting). */
@@ -34,9 +34,9 @@ export class ControlApiClient implements LiveStreamControl, PublishAuthorizer {
   }
 
   /** A stream's or asset's playback policy, from control-api's database. */
-  async playbackPolicy(mediaId: string): Promise<PlaybackPolicy> {
+  async playbackPolicy(mediaId: string): Promise<MediaPolicy> {
     const res = await this.call('GET', `/internal/v1/playback-policies/${encodeURIComponent(mediaId)}`, undefined, [200]);
-    return ((await res.json()) as { policy: PlaybackPolicy }).policy;
+    return ((await res.json()) as { policy: MediaPolicy }).policy;
   }
 
   /** Reports a stream's status; false when the stream does not exist. */

@@ -5,7 +5,7 @@ import type { PublishAuthorizer, PublishMeta } from '../ingest/contract.js';
 import type { PackagerTopics } from '../packager/contract.js';
 import { buildControlApi, createServices, type ControlApiDeps } from './app.js';
 import type {
-  AssetStatus, AssetView, LiveStreamControl, LiveStreamStatus, PlaybackPolicy, PublishAuthorization, RecordingAssetInput,
+  AssetStatus, AssetView, LiveStreamControl, LiveStreamStatus, MediaPolicy, PublishAuthorization, RecordingAssetInput,
 } from './contract.js';
 import { controlApiMigrations } from './migrations.js';
 import type { Services } from './http/route-context.js';
@@ -24,6 +24,7 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
   private app?: FastifyInstance;
   private readonly unsubscribes: Unsubscribe[] = [];
   private listening = false;
+  private expiryTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly deps: ControlApiDeps,
@@ -41,7 +42,10 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
     await this.services.policies.start();
     await this.subscribe();
     const ready = this.deps.ready;
-    this.app = await buildControlApi({ ...this.deps, ready: async () => this.listening && (ready ? await ready() : true) }, this.config);
+    this.app = await buildControlApi({ ...this.deps, services: this.services, ready: async () => this.listening && (ready ? await ready() : true) }, this.config);
+    // Unfinished uploads past their expiry are marked timed_out and their bytes removed.
+    this.expiryTimer = setInterval(() => void this.services.uploads.expire().catch((err: unknown) => this.logger.warn({ err }, 'expiring uploads failed')), 60_000);
+    this.expiryTimer.unref();
     await this.app.listen({ port: this.config.ports.api, host: this.config.bindHost });
     this.listening = true;
     this.logger.info({ url: this.url }, 'control-api listening');
@@ -58,13 +62,14 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
   /** Stops listening (in-flight requests finish) and unsubscribes; the ports it was given stay open. */
   async close(): Promise<void> {
     this.listening = false;
+    clearInterval(this.expiryTimer);
     this.services.policies.close();
     await Promise.allSettled(this.unsubscribes.splice(0).map((u) => u()));
     await this.app?.close();
   }
 
   /** The playback policy of a stream or asset, from the database (for edges that found no entry). */
-  playbackPolicy(mediaId: string): Promise<PlaybackPolicy> {
+  playbackPolicy(mediaId: string): Promise<MediaPolicy> {
     return this.services.policies.policyOf(mediaId);
   }
 
@@ -122,6 +127,9 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
       // The session ends after the packager's reconnect grace window, not when the publisher drops.
       await bus.subscribe('packager.session.ended', (m) => this.onStatus(m.streamId, 'ended'), { group: GROUP }),
       await bus.subscribe('packager.recording.ready', (m) => this.onRecordingReady(m), { group: GROUP }),
+      await bus.subscribe('vod.asset.progress', (m) => this.services.assets.onProgress(m), { group: GROUP }),
+      await bus.subscribe('vod.asset.ready', (m) => this.services.assets.onReady(m), { group: GROUP }),
+      await bus.subscribe('vod.asset.errored', (m) => this.services.assets.setErrored(m.assetId, { code: m.code, message: m.message }), { group: GROUP }),
     );
   }
 

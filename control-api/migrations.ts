@@ -106,4 +106,31 @@ export const controlApiMigrations: Migration[] = [
     id: 'control_api_0008_live_stream_ingest_stats',
     up: `ALTER TABLE live_streams ADD COLUMN ingest_stats jsonb;`,
   },
+  {
+    // Direct uploads (tus) and what an uploaded asset needs: its processing progress, tracks and errors.
+    id: 'control_api_0009_uploads',
+    up: `
+      CREATE TABLE uploads (
+        id uuid PRIMARY KEY,
+        account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        status text NOT NULL DEFAULT 'waiting' CHECK (status IN ('waiting', 'uploading', 'asset_created', 'errored', 'cancelled', 'timed_out')),
+        asset_settings jsonb NOT NULL,
+        size bigint,
+        asset_id uuid,
+        error jsonb,
+        expires_at timestamptz NOT NULL,
+        created_at timestamptz NOT NULL,
+        completed_at timestamptz
+      );
+      CREATE INDEX uploads_account_idx ON uploads (account_id, created_at DESC);
+      CREATE INDEX uploads_open_idx ON uploads (expires_at) WHERE status IN ('waiting', 'uploading');
+      ALTER TABLE assets ADD COLUMN upload_id uuid;
+      ALTER TABLE assets ADD COLUMN description text;
+      ALTER TABLE assets ADD COLUMN progress_percent integer;
+      ALTER TABLE assets ADD COLUMN playable_at timestamptz;
+      ALTER TABLE assets ADD COLUMN ready_at timestamptz;
+      ALTER TABLE assets ADD COLUMN tracks jsonb;
+      ALTER TABLE assets ADD COLUMN errors jsonb;
+    `,
+  },
 ];

@@ -26,7 +26,7 @@ export interface EdgeDeps {
    * EDGE_REQUIRE_TOKEN is on (then every request needs one); answers are cached briefly. A look-up
    * that fails is answered 503, and signed media on an edge without PLAYBACK_SIGNING_KEY is refused.
    */
-  playbackPolicy?: (mediaId: string) => Promise<'signed' | 'public'>;
+  playbackPolicy?: (mediaId: string) => Promise<'signed' | 'public' | 'gone'>;
 }
 
 /**
@@ -199,6 +199,8 @@ export class EdgeServer implements WaiterHost {
         return;
       }
       if (policy === 'public') return this.serveMedia(req, res, target);
+      // Deleted (or never existed): nothing is served, cached copies included.
+      if (policy === 'gone') return this.finished(sendProblem(res, 404, 'NOT_FOUND', 'no such stream or asset', [], headOnly), 'bypass');
       if (!this.auth) {
         return this.finished(sendProblem(res, 503, 'PLAYBACK_SIGNING_UNAVAILABLE', 'this media needs signed playback, which this edge is not configured for', [], headOnly), 'bypass');
       }
@@ -312,12 +314,12 @@ const POLICY_TTL_MS = 5000;
 
 /** Cached answers of "what is this media's playback policy?", with one look-up in flight per id. */
 class PolicyCache {
-  private readonly known = new LRUCache<string, 'signed' | 'public'>({ max: 100_000, ttl: POLICY_TTL_MS });
+  private readonly known = new LRUCache<string, 'signed' | 'public' | 'gone'>({ max: 100_000, ttl: POLICY_TTL_MS });
   private readonly pending = new Map<string, Promise<void>>();
 
-  constructor(private readonly policyOf: (mediaId: string) => Promise<'signed' | 'public'>) {}
+  constructor(private readonly policyOf: (mediaId: string) => Promise<'signed' | 'public' | 'gone'>) {}
 
-  cached(mediaId: string): 'signed' | 'public' | undefined {
+  cached(mediaId: string): 'signed' | 'public' | 'gone' | undefined {
     return this.known.get(mediaId);
   }
 

@@ -129,6 +129,12 @@ export interface PackagerTopics {
   'packager.session.ended': { streamId: string; sessionId: string; endedAtMs: number };
   /** Packaging could not start or gave up: `code` is stable (`PROBE_NO_VIDEO`, `TRANSCODER_FAILED`, ...). */
   'packager.session.failed': { streamId: string; sessionId: string; code: string; reason: string; atMs: number };
+  /** A VOD job's progress (at most about once a second, and whenever it becomes playable). */
+  'vod.asset.progress': { assetId: string; percent: number; speed: number; playable: boolean; atMs: number };
+  /** Every rendition and manifest of the asset is stored. */
+  'vod.asset.ready': { assetId: string; durationSeconds: number; tracks: VodTracks; atMs: number };
+  /** The asset cannot be made: `code` is stable (MEDIA_TRUNCATED, MEDIA_PLAYLIST, TRANSCODE_FAILED, ...). */
+  'vod.asset.errored': { assetId: string; code: string; message: string; atMs: number };
   'packager.recording.ready': {
     streamId: string;
     sessionId: string;
@@ -138,3 +144,23 @@ export interface PackagerTopics {
     endedAtMs: number;
   };
 }
+
+/** What an on-demand asset is made of, as GET /v1/assets/:id lists it. */
+export interface VodTracks {
+  video: { name: string; width: number; height: number; bandwidth: number; averageBandwidth?: number; codec: string; frameRate?: number }[];
+  audio: { name: string; language: string; label: string; codec: string; channels?: number }[];
+  captions: { language: string; label: string }[];
+}
+
+/** A VOD transcode job: the stored upload of an asset. */
+export interface VodJob {
+  assetId: string;
+  uploadId: string;
+  /** The upload on the worker's filesystem. */
+  file: string;
+  /** Epoch ms the upload completed (for seconds-to-playable). */
+  uploadedAtMs: number;
+}
+
+/** pg-boss queue of VOD transcodes. */
+export const VOD_QUEUE = 'vod-transcode';

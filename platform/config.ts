@@ -61,6 +61,24 @@ export interface Config {
     ffmpegPath: string;
     ffprobePath: string;
   };
+  /** On-demand: uploads, the VOD job queue and the per-title ladder (README "VOD settings"). */
+  vod: {
+    /** Where tus keeps uploads on the embedded default (`DATA_DIR/uploads`). */
+    uploadDir: string;
+    uploadMaxBytes: number;
+    /** An upload not finished this long after it was created expires and its bytes are removed. */
+    uploadExpirySeconds: number;
+    segmentSeconds: number;
+    /** Candidate rungs (their bitrates are the per-title caps' reference); the source picks which fit. */
+    ladder: Rung[];
+    crf: number;
+    x264Preset: string;
+    workerConcurrency: number;
+    jobRetries: number;
+    jobTimeoutSeconds: number;
+    maxDurationSeconds: number;
+    maxDimension: number;
+  };
   origin: { blockingTimeoutMs: number; internalUrl: string; maxHeldRequests: number };
   edge: {
     originUrls: string[];
@@ -152,6 +170,7 @@ export function parseLadder(raw: string): Rung[] {
 }
 
 const DEFAULT_LADDER = '720p:720:2800,480p:480:1400,360p:360:800';
+const DEFAULT_VOD_LADDER = '1080p:1080:5000,720p:720:2800,480p:480:1400,360p:360:800';
 
 /** Reads and validates the environment. Only this function reads process.env. */
 export function loadConfig(env: Env = process.env, opts: { localSecrets?: boolean; split?: boolean } = {}): Config {
@@ -262,6 +281,20 @@ export function loadConfig(env: Env = process.env, opts: { localSecrets?: boolea
       x264Preset: str(env, 'LIVE_X264_PRESET', 'veryfast'),
       ffmpegPath: str(env, 'FFMPEG_PATH', 'ffmpeg'),
       ffprobePath: str(env, 'FFPROBE_PATH', 'ffprobe'),
+    },
+    vod: {
+      uploadDir: path.join(dataDir, 'uploads'),
+      uploadMaxBytes: num(env, 'UPLOAD_MAX_BYTES', 20 * 1024 ** 3, 1),
+      uploadExpirySeconds: num(env, 'UPLOAD_EXPIRY_SECONDS', 86400, 10),
+      segmentSeconds: num(env, 'VOD_SEGMENT_SECONDS', 4, 1, 10),
+      ladder: parseLadder(str(env, 'VOD_LADDER', DEFAULT_VOD_LADDER)),
+      crf: num(env, 'VOD_CRF', 23, 10, 40),
+      x264Preset: str(env, 'VOD_X264_PRESET', 'veryfast'),
+      workerConcurrency: num(env, 'VOD_WORKER_CONCURRENCY', 1, 1, 64),
+      jobRetries: num(env, 'VOD_JOB_RETRIES', 3, 0, 20),
+      jobTimeoutSeconds: num(env, 'VOD_JOB_TIMEOUT_SECONDS', 4 * 3600, 5),
+      maxDurationSeconds: num(env, 'VOD_MAX_DURATION_SECONDS', 12 * 3600, 1),
+      maxDimension: num(env, 'VOD_MAX_DIMENSION', 8192, 64, 16384),
     },
     origin: {
       blockingTimeoutMs: num(env, 'ORIGIN_BLOCKING_TIMEOUT_MS', 6000, 100, 60000),

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, Raw
 import type { Config } from '../../platform/index.js';
 import type { AccountService } from '../accounts/accounts.js';
 import type { AssetService } from '../media/assets.js';
+import type { UploadService } from '../media/uploads.js';
 import type { LiveStreamService } from '../streams/live-streams.js';
 import type { ProfileService } from '../accounts/profiles.js';
 import type { TokenService } from '../accounts/tokens.js';
@@ -18,6 +19,7 @@ export interface Services {
   profiles: ProfileService;
   liveStreams: LiveStreamService;
   assets: AssetService;
+  uploads: UploadService;
   policies: PlaybackPolicies;
 }
 

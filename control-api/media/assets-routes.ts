@@ -1,21 +1,48 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { IdParams, bearer, errorResponses } from '../http/common-schemas.js';
-import { AssetSchema } from './schemas.js';
+import { Type } from 'typebox';
+import { IdParams, PageQuery, bearer, errorResponses } from '../http/common-schemas.js';
+import { AssetPage, AssetSchema, UpdateAssetBody } from './schemas.js';
 import type { RouteContext } from '../http/route-context.js';
 
-/** On-demand assets of the caller's account (recordings of live streams for now). */
+/** On-demand assets of the caller's account: uploads and recordings of live streams. */
 export const assetsRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { services }) => {
+  const tags = ['assets'];
+  const owner = (authorization: string | undefined) => services.tokens.authenticate(authorization).accountId;
+
+  app.get(
+    '/v1/assets',
+    { schema: { tags, summary: "The account's assets, newest first", security: bearer, querystring: PageQuery, response: { 200: AssetPage, ...errorResponses } } },
+    async (req) => services.assets.list(owner(req.headers.authorization), req.query.limit, req.query.cursor),
+  );
+
   app.get(
     '/v1/assets/:id',
     {
       schema: {
-        tags: ['assets'],
-        summary: 'One asset with its playback URLs at the edge',
+        tags,
+        summary: 'One asset: status, progress, tracks and its playback URLs at the edge',
+        description: 'While `preparing`, `playableFrom` is set as soon as the first segments of every rendition play (a growing EVENT playlist).',
         security: bearer,
         params: IdParams,
         response: { 200: AssetSchema, ...errorResponses },
       },
     },
-    async (req) => services.assets.get(services.tokens.authenticate(req.headers.authorization).accountId, req.params.id),
+    async (req) => services.assets.get(owner(req.headers.authorization), req.params.id),
+  );
+
+  app.patch(
+    '/v1/assets/:id',
+    { schema: { tags, summary: 'Change the title or description', security: bearer, params: IdParams, body: UpdateAssetBody, response: { 200: AssetSchema, ...errorResponses } } },
+    async (req) => services.assets.update(owner(req.headers.authorization), req.params.id, req.body),
+  );
+
+  app.delete(
+    '/v1/assets/:id',
+    { schema: { tags, summary: 'Delete the asset and its media (the edge answers 404 within seconds)', security: bearer, params: IdParams, response: { 204: Type.Null({ description: 'deleted' }), ...errorResponses } } },
+    async (req, reply) => {
+      const { uploadId } = await services.assets.delete(owner(req.headers.authorization), req.params.id);
+      if (uploadId) await services.uploads.removeBytes(uploadId);
+      return reply.status(204).send(null);
+    },
   );
 };

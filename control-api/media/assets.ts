@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
-import type { Config, Logger, Sql } from '../../platform/index.js';
+import type { BlobStore, Config, Logger, Sql } from '../../platform/index.js';
+import type { PackagerTopics, VodTracks } from '../../packager/contract.js';
 import type { AssetStatus, AssetView, RecordingAssetInput } from '../contract.js';
 import type { ControlApiBus } from '../app.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { isUuid, notFound } from '../http/http-errors.js';
 import { toAssetPlaybackUrls } from '../playback/urls.js';
 import type { PlaybackPolicies } from '../playback/playback-policies.js';
@@ -14,14 +16,109 @@ interface AssetRow {
   status: AssetStatus;
   duration_seconds: number | null;
   created_at: Date;
+  upload_id: string | null;
+  description: string | null;
+  progress_percent: number | null;
+  playable_at: Date | null;
+  ready_at: Date | null;
+  tracks: VodTracks | null;
+  errors: { code: string; message: string } | null;
+  playback_policy: 'public' | 'signed';
 }
 
-/** On-demand assets; for now created from live recordings by the live pipeline. */
+/** A page of assets. */
+export interface AssetPage {
+  items: AssetView[];
+  nextCursor: string | null;
+}
+
+/** On-demand assets: uploads being transcoded or ready, and recordings of live streams. */
 export class AssetService {
   constructor(
-    private readonly deps: { sql: Sql; logger: Logger; bus?: Pick<ControlApiBus, 'publish'>; policies?: PlaybackPolicies },
+    private readonly deps: { sql: Sql; logger: Logger; bus?: Pick<ControlApiBus, 'publish'>; policies?: PlaybackPolicies; blobs?: BlobStore },
     private readonly config: Config,
   ) {}
+
+  /** The account's assets, newest first. */
+  async list(accountId: string, limit: number, cursor?: string): Promise<AssetPage> {
+    const after = cursor === undefined ? undefined : decodeCursor(cursor);
+    const rows = await this.deps.sql.query<AssetRow>(
+      `SELECT * FROM assets
+        WHERE account_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
+        ORDER BY created_at DESC, id DESC LIMIT $4`,
+      [accountId, after?.createdAt ?? null, after?.id ?? null, limit + 1],
+    );
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return { items: page.map((r) => this.toView(r)), nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  /** Changes an asset's title or description. */
+  async update(accountId: string, id: string, patch: { title?: string; description?: string | null }): Promise<AssetView> {
+    await this.get(accountId, id);
+    const [row] = await this.deps.sql.query<AssetRow>(
+      `UPDATE assets SET title = COALESCE($3, title), description = CASE WHEN $4::boolean THEN $5 ELSE description END
+        WHERE id = $1 AND account_id = $2 RETURNING *`,
+      [id, accountId, patch.title ?? null, patch.description !== undefined, patch.description ?? null],
+    );
+    return this.toView(row);
+  }
+
+  /**
+   * Deletes an asset and its media: the row goes first (so the edge's policy look-up finds nothing to
+   * serve), then every stored object under `vod/{id}/`. Returns the upload whose bytes to remove.
+   */
+  async delete(accountId: string, id: string): Promise<{ uploadId: string | null }> {
+    if (!isUuid(id)) throw notFound('asset');
+    const [row] = await this.deps.sql.query<AssetRow>(`DELETE FROM assets WHERE id = $1 AND account_id = $2 RETURNING *`, [id, accountId]);
+    if (!row) throw notFound('asset');
+    await this.deps.policies?.set(id, 'gone');
+    const blobs = this.deps.blobs;
+    if (blobs) {
+      const objects = await blobs.list(`vod/${id}/`);
+      for (const o of objects) await blobs.delete(o.key);
+    }
+    return { uploadId: row.upload_id };
+  }
+
+  /** Registers the asset of a finished upload (status preparing until its job reports). */
+  async createUploaded(input: { id: string; accountId: string; uploadId: string; title: string; description?: string; playbackPolicy?: 'public' | 'signed' }): Promise<void> {
+    const policy = input.playbackPolicy ?? 'public';
+    const inserted = await this.deps.sql.query<{ id: string }>(
+      `INSERT INTO assets (id, account_id, title, description, status, created_at, playback_policy, upload_id, progress_percent)
+       VALUES ($1, $2, $3, $4, 'preparing', now(), $5, $6, 0) ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [input.id, input.accountId, input.title, input.description ?? null, policy, input.uploadId],
+    );
+    await this.deps.policies?.set(input.id, policy);
+    if (inserted.length) {
+      await this.deps.bus?.publish('control.asset.created', { assetId: input.id, accountId: input.accountId, liveStreamId: null, atMs: Date.now() }).catch((err: unknown) => this.deps.logger.error({ err }, 'bus publish failed'));
+    }
+  }
+
+  /** A transcode job's progress: percent, and when it first became playable. */
+  async onProgress(m: PackagerTopics['vod.asset.progress']): Promise<void> {
+    await this.deps.sql.query(
+      `UPDATE assets SET progress_percent = GREATEST(COALESCE(progress_percent, 0), $2),
+              playable_at = CASE WHEN $3::boolean AND playable_at IS NULL THEN $4 ELSE playable_at END
+        WHERE id = $1 AND status = 'preparing'`,
+      [m.assetId, m.percent, m.playable, new Date(m.atMs)],
+    );
+  }
+
+  /** Every rendition is stored. */
+  async onReady(m: PackagerTopics['vod.asset.ready']): Promise<void> {
+    await this.deps.sql.query(
+      `UPDATE assets SET status = 'ready', progress_percent = 100, duration_seconds = $2, tracks = $3, ready_at = $4,
+              playable_at = COALESCE(playable_at, $4), errors = NULL
+        WHERE id = $1`,
+      [m.assetId, m.durationSeconds, JSON.stringify(m.tracks), new Date(m.atMs)],
+    );
+  }
+
+  /** The asset cannot be made. */
+  async setErrored(id: string, error: { code: string; message: string }): Promise<void> {
+    await this.deps.sql.query(`UPDATE assets SET status = 'errored', errors = $2 WHERE id = $1 AND status <> 'ready'`, [id, JSON.stringify(error)]);
+  }
 
   /** One of the account's assets; 404 when it does not exist or is someone else's. */
   async get(accountId: string, id: string): Promise<AssetView> {
@@ -98,13 +195,22 @@ export class AssetService {
   }
 
   private toView(row: AssetRow): AssetView {
+    const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
     return {
       id: row.id,
       title: row.title,
+      description: row.description,
       status: row.status,
       duration: row.duration_seconds,
       liveStreamId: row.live_stream_id,
+      uploadId: row.upload_id,
+      playbackPolicy: row.playback_policy,
       playback: toAssetPlaybackUrls(this.config, row.id),
+      tracks: row.tracks,
+      progress: { percent: row.status === 'ready' ? 100 : (row.progress_percent ?? 0) },
+      playableFrom: iso(row.playable_at),
+      readyAt: iso(row.ready_at),
+      errors: row.errors,
       createdAt: new Date(row.created_at).toISOString(),
     };
   }

@@ -5,15 +5,78 @@ import { Playback } from '../streams/schemas.js';
 
 const AssetStatus = Type.Union([Type.Literal('preparing'), Type.Literal('ready'), Type.Literal('errored')]);
 
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+const VodTracks = Type.Object({
+  video: Type.Array(
+    Type.Object({
+      name: Type.String(), width: Type.Integer(), height: Type.Integer(), bandwidth: Type.Integer(),
+      averageBandwidth: Type.Optional(Type.Integer()), codec: Type.String(), frameRate: Type.Optional(Type.Number()),
+    }),
+  ),
+  audio: Type.Array(Type.Object({ name: Type.String(), language: Type.String(), label: Type.String(), codec: Type.String(), channels: Type.Optional(Type.Integer()) })),
+  captions: Type.Array(Type.Object({ language: Type.String(), label: Type.String() })),
+});
+
+const AssetError = Type.Object({ code: Type.String(), message: Type.String() });
+
 /** An asset with its VOD playback URLs. */
 export const AssetSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
   title: Type.String(),
+  description: Nullable(Type.String()),
   status: AssetStatus,
   duration: Type.Union([Type.Number(), Type.Null()], { description: 'seconds' }),
   liveStreamId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+  uploadId: Nullable(Type.String({ format: 'uuid' })),
+  playbackPolicy: Type.Union([Type.Literal('public'), Type.Literal('signed')]),
   playback: Playback,
+  tracks: Nullable(VodTracks),
+  progress: Type.Object({ percent: Type.Integer({ minimum: 0, maximum: 100 }) }),
+  playableFrom: Nullable(IsoDate),
+  readyAt: Nullable(IsoDate),
+  errors: Nullable(AssetError),
   createdAt: IsoDate,
+});
+
+/** A page of assets. */
+export const AssetPage = Type.Object({ items: Type.Array(AssetSchema), nextCursor: Nullable(Type.String()) });
+
+/** PATCH /v1/assets/:id. */
+export const UpdateAssetBody = Type.Object(
+  {
+    title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    description: Type.Optional(Nullable(Type.String({ maxLength: 5000 }))),
+  },
+  { ...closed, minProperties: 1 },
+);
+
+/** POST /v1/uploads: what the asset starts with. */
+export const CreateUploadBody = Type.Object(
+  {
+    asset: Type.Object(
+      {
+        title: Type.String({ minLength: 1, maxLength: 200 }),
+        description: Type.Optional(Type.String({ maxLength: 5000 })),
+        playbackPolicy: Type.Optional(Type.Union([Type.Literal('public'), Type.Literal('signed')])),
+      },
+      closed,
+    ),
+  },
+  closed,
+);
+
+/** A direct upload. */
+export const UploadSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  url: Type.String({ description: 'tus 1.0 endpoint authorized for this upload only (no Authorization header needed)' }),
+  status: Type.Union([Type.Literal('waiting'), Type.Literal('uploading'), Type.Literal('asset_created'), Type.Literal('errored'), Type.Literal('cancelled'), Type.Literal('timed_out')]),
+  assetId: Nullable(Type.String({ format: 'uuid' })),
+  offset: Type.Integer({ minimum: 0, description: 'bytes received' }),
+  size: Nullable(Type.Integer({ minimum: 0 })),
+  expiresAt: IsoDate,
+  createdAt: IsoDate,
+  error: Nullable(AssetError),
 });
 
 /** Internal: a recording to register as an asset. */

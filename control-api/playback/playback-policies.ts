@@ -1,5 +1,5 @@
 import { playbackPolicyKey, type LiveState, type Logger, type Sql } from '../../platform/index.js';
-import type { PlaybackPolicy } from '../contract.js';
+import type { MediaPolicy, PlaybackPolicy } from '../contract.js';
 
 /** Every policy is published again this often, so a live state that lost entries (restart, eviction, FLUSHALL) heals. */
 const REPUBLISH_MS = 60_000;
@@ -17,20 +17,20 @@ export class PlaybackPolicies {
 
   constructor(private readonly deps: { sql: Sql; liveState: LiveState; logger: Logger }) {}
 
-  /** Records one stream's or asset's policy. */
-  async set(mediaId: string, policy: PlaybackPolicy): Promise<void> {
+  /** Records one stream's or asset's policy (`gone`: deleted, the edge answers 404). */
+  async set(mediaId: string, policy: MediaPolicy): Promise<void> {
     await this.deps.liveState.set(playbackPolicyKey(mediaId), policy, ENTRY_TTL_MS);
   }
 
-  /** The policy from the database (and published again); media that does not exist has nothing to protect. */
-  async policyOf(mediaId: string): Promise<PlaybackPolicy> {
+  /** The policy from the database (and published again); media that does not exist (or was deleted) is `gone`. */
+  async policyOf(mediaId: string): Promise<MediaPolicy> {
     const [row] = await this.deps.sql.query<{ playback_policy: PlaybackPolicy }>(
       `SELECT playback_policy FROM live_streams WHERE id::text = $1 UNION ALL SELECT playback_policy FROM assets WHERE id::text = $1 LIMIT 1`,
       [mediaId],
     );
-    const policy = row?.playback_policy ?? 'public';
-    if (row) await this.set(mediaId, policy);
-    return policy;
+    if (!row) return 'gone';
+    await this.set(mediaId, row.playback_policy);
+    return row.playback_policy;
   }
 
   /** Writes every stream's and asset's policy; returns how many are signed. */

@@ -36,7 +36,7 @@ export const internalRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
   // Edges that find no policy entry in the live state ask here, rather than serve as if public.
   app.get(
     '/internal/v1/playback-policies/:id',
-    { schema: { ...base, params: Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }), response: { 200: Type.Object({ policy: Type.Union([Type.Literal('public'), Type.Literal('signed')]) }), ...errorResponses } } },
+    { schema: { ...base, params: Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) }), response: { 200: Type.Object({ policy: Type.Union([Type.Literal('public'), Type.Literal('signed'), Type.Literal('gone')]) }), ...errorResponses } } },
     async (req) => ({ policy: await services.policies.policyOf(req.params.id) }),
   );
 

@@ -9,7 +9,8 @@ import type {
   LiveStreamError,
   ControlApiTopics, LadderRung, LiveStreamStatus, LiveStreamView, PlaybackPolicy, PublishAuthorization,
 } from '../contract.js';
-import { badRequest, isUuid, notFound } from '../http/http-errors.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { isUuid, notFound } from '../http/http-errors.js';
 import { randomBase62, sha256 } from '../accounts/passwords.js';
 import { toLiveStreamUrls } from '../playback/urls.js';
 
@@ -272,18 +273,3 @@ function newStreamKey(): { secret: string; hash: string; prefix: string } {
   return { secret, hash: sha256(secret), prefix: secret.slice(0, 7) };
 }
 
-function encodeCursor(row: LiveStreamRow): string {
-  return Buffer.from(JSON.stringify([new Date(row.created_at).toISOString(), row.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt)) && typeof id === 'string' && isUuid(id)) {
-      return { createdAt, id };
-    }
-  } catch {
-    // falls through to the 400 below
-  }
-  throw badRequest('INVALID_CURSOR', 'cursor is not one this API returned');
-}

@@ -65,6 +65,8 @@ export interface VodPackageOptions {
   /** Wall-time limit of the ladder; beyond it FFmpeg is killed and the run fails (retryable). */
   timeoutMs?: number;
   onProgress?: (p: VodProgress) => void;
+  /** Aborting stops FFmpeg; the run then fails (retryable). */
+  signal?: AbortSignal;
 }
 
 /** Storage prefix of an asset's media. */
@@ -316,9 +318,12 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
   });
   proc.start();
   const timer = opts.timeoutMs ? setTimeout(() => void proc.stop(), opts.timeoutMs) : undefined;
+  const abort = () => void proc.stop();
+  opts.signal?.addEventListener('abort', abort);
   const exit = await proc.exited;
   clearTimeout(timer);
-  if (exit.stopped) throw new VodError('TRANSCODE_FAILED', `Transcoding took longer than the ${Math.round((opts.timeoutMs ?? 0) / 1000)} s limit.`, false);
+  opts.signal?.removeEventListener('abort', abort);
+  if (exit.stopped) throw new VodError('TRANSCODE_FAILED', 'Transcoding took longer than its time limit.', false);
   if (exit.code !== 0) {
     deps.logger.warn({ asset: opts.assetId, code: exit.code, signal: exit.signal, stderr: exit.stderrTail }, 'vod ladder failed');
     throw new VodError('TRANSCODE_FAILED', 'The video could not be transcoded (the encoder stopped with an error).', false);
