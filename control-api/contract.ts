@@ -203,3 +203,16 @@ export interface LiveStreamControl {
   /** Updates an asset's processing state; false when the asset does not exist. */
   setAssetStatus(assetId: string, status: AssetStatus, durationSeconds?: number): Promise<boolean>;
 }
+
+/** A VOD transcode job control-api queues when an upload completes: the stored upload of an asset. */
+export interface VodJob {
+  assetId: string;
+  uploadId: string;
+  /** The upload on the worker's filesystem. */
+  file: string;
+  /** Epoch ms the upload completed (for seconds-to-playable). */
+  uploadedAtMs: number;
+}
+
+/** pg-boss queue of VOD transcodes. */
+export const VOD_QUEUE = 'vod-transcode';

@@ -152,15 +152,5 @@ export interface VodTracks {
   captions: { language: string; label: string }[];
 }
 
-/** A VOD transcode job: the stored upload of an asset. */
-export interface VodJob {
-  assetId: string;
-  uploadId: string;
-  /** The upload on the worker's filesystem. */
-  file: string;
-  /** Epoch ms the upload completed (for seconds-to-playable). */
-  uploadedAtMs: number;
-}
-
-/** pg-boss queue of VOD transcodes. */
-export const VOD_QUEUE = 'vod-transcode';
+/** The VOD job and its queue are control-api's (it sends them); the worker here runs them. */
+export { VOD_QUEUE, type VodJob } from '../control-api/contract.js';

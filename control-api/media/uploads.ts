@@ -16,7 +16,7 @@ import { Server as TusServer } from '@tus/server';
 import { EVENTS, type Upload } from '@tus/utils';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config, JobQueue, Logger, Sql } from '../../platform/index.js';
-import { VOD_QUEUE, type VodJob } from '../../packager/contract.js';
+import { VOD_QUEUE, type VodJob } from '../contract.js';
 import { conflict, isUuid, notFound } from '../http/http-errors.js';
 import { toOrigin } from '../playback/urls.js';
 import type { AssetService } from './assets.js';
