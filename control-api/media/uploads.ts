@@ -115,7 +115,7 @@ export class UploadService {
     this.tus.on(EVENTS.POST_TERMINATE, (_req, _res, id) => {
       void this.deps.sql.query(`UPDATE uploads SET status = 'cancelled' WHERE id = $1 AND status IN ('waiting', 'uploading')`, [id]).catch((err: unknown) => this.log.error({ err }, 'marking an upload cancelled failed'));
     });
-    if (deps.metrics) {
+    if (deps.metrics && !deps.metrics.getSingleMetric('vod_uploads_in_progress')) {
       const registers = [deps.metrics];
       const sql = deps.sql;
       this.inProgress = new Gauge({
@@ -237,7 +237,7 @@ export class UploadService {
     const url = new URL(req.url ?? '/', 'http://upload.invalid');
     const id = idOf(url.pathname);
     const method = req.method ?? 'GET';
-    if (method === 'OPTIONS') return this.forward(req, res, undefined);
+    if (method === 'OPTIONS') return send(res, await this.dispatch(req, undefined));
     if (!id) return plain(res, 404, 'Not found\n');
     if (!this.signatureOk(id, url.searchParams.get('sig'))) return plain(res, 403, 'This upload URL is not valid (bad or missing signature): create an upload with POST /v1/uploads.\n');
     const [row] = await this.deps.sql.query<UploadRow>(`SELECT * FROM uploads WHERE id = $1`, [id]);
@@ -251,9 +251,10 @@ export class UploadService {
     }
 
     const writes = method === 'PATCH' || (method === 'POST' && req.headers['content-type'] === 'application/offset+octet-stream');
-    if (!writes) return this.forward(req, res, undefined);
+    if (!writes) return send(res, await this.dispatch(req, undefined));
     if (this.writing.has(id)) return plain(res, 423, 'Another request is writing to this upload: wait for it to finish, then resume from HEAD.\n');
     this.writing.add(id);
+    let reply: TusReply;
     try {
       const checksum = req.headers['upload-checksum'];
       let body: Buffer | undefined;
@@ -268,16 +269,18 @@ export class UploadService {
         if (actual !== expected) return plain(res, 460, 'Checksum Mismatch: the chunk was not stored; send it again.\n');
       }
       const before = (await this.store.getUpload(id).catch(() => undefined))?.offset ?? 0;
-      await this.forward(req, res, body);
-      const after = (await this.store.getUpload(id).catch(() => undefined))?.offset ?? before;
+      reply = await this.dispatch(req, body);
+      const after = Number(reply.headers['upload-offset'] ?? before);
       if (after > before) this.received?.inc(after - before);
     } finally {
+      // Released before the answer goes out: the client's next PATCH may follow it at once.
       this.writing.delete(id);
     }
+    send(res, reply);
   }
 
-  /** Hands the request to @tus/server (with a verified body when one was read) and writes its answer. */
-  private async forward(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer | undefined): Promise<void> {
+  /** Hands the request to @tus/server (with a verified body when one was read) and collects its answer. */
+  private async dispatch(req: http.IncomingMessage, body: Buffer | undefined): Promise<TusReply> {
     const host = req.headers.host ?? `${this.config.publicHost}:${this.config.ports.api}`;
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) {
@@ -300,9 +303,20 @@ export class UploadService {
     }
     const payload = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;
     if (payload) out['content-length'] = String(payload.length);
-    res.writeHead(response.status, out);
-    res.end(payload);
+    return { status: response.status, headers: out, payload };
   }
+}
+
+/** @tus/server's answer, ready to write. */
+interface TusReply {
+  status: number;
+  headers: Record<string, string>;
+  payload?: Buffer;
+}
+
+function send(res: http.ServerResponse, reply: TusReply): void {
+  res.writeHead(reply.status, reply.headers);
+  res.end(reply.payload);
 }
 
 function idOf(pathname: string): string | undefined {

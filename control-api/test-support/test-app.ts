@@ -52,14 +52,15 @@ export async function createTestApp(opts: { env?: Record<string, string>; sql?: 
   const bus = new MemoryBus<ControlApiBusTopics>({ logger });
   const metrics = createMetricsRegistry(false);
   const deps = { sql, liveState, logger, metrics, bus };
-  const app = await buildControlApi(deps, config);
+  const services = createServices(deps, config);
+  const app = await buildControlApi({ ...deps, services }, config);
   const ok = (res: LightMyRequestResponse, status: number) => {
     if (res.statusCode !== status) throw new Error(`expected ${status}, got ${res.statusCode}: ${res.body}`);
     return res.json();
   };
   return {
     app, sql, config, bus, metrics,
-    services: createServices(deps, config),
+    services,
     async signup(email = `user-${crypto.randomUUID()}@example.test`) {
       const created = ok(await app.inject({ method: 'POST', url: '/v1/accounts', payload: { email, password: GOOD_PASSWORD } }), 201);
       const tokens = ok(await app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email, password: GOOD_PASSWORD } }), 200) as TokenPair;
