@@ -113,6 +113,8 @@ describe('packageVod', () => {
 
     const mpd = parseMpd(await text('vod/a1/manifest.mpd'), { manifestUri: 'http://x/vod/a1/manifest.mpd' });
     expect(mpd.playlists.map((p: { attributes: { RESOLUTION?: { height: number } } }) => p.attributes.RESOLUTION?.height).sort()).toEqual([240, 360]);
+    // One audio AdaptationSet per language.
+    expect(Object.values(mpd.mediaGroups.AUDIO.audio as Record<string, { language: string }>).map((a) => a.language).sort()).toEqual(['eng', 'fre']);
 
     // Every rendition decodes end to end: init + all segments.
     for (const r of ['360p', '240p', 'audio-eng', 'audio-fre']) {

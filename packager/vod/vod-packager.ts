@@ -7,14 +7,14 @@
  * it is stored, and a retried job does not shorten what an earlier attempt already listed.
  */
 import type { BlobStore, Logger, Rung } from '../../platform/index.js';
-import type { RenditionInfo, RenditionState, SegmentEntry, StreamState } from '../contract.js';
+import type { RenditionInfo, SegmentEntry } from '../contract.js';
 import { Fmp4StreamParser, type Fmp4Fragment, type TrackDefaults, type TrackInfo } from '../cmaf/fmp4-stream-parser.js';
 import { joinChunks } from '../cmaf/join-chunks.js';
 import { CmafSegmenter, type CmafSegment } from '../cmaf/segmenter.js';
 import { ffmpegLadderArgs, type LadderOutput } from '../ladder/ffmpeg-ladder-args.js';
 import { LadderProcess, type LadderProgress } from '../ladder/ffmpeg-ladder-process.js';
 import { toMediaPlaylist, toMultivariantPlaylist, type HlsAudioRendition, type HlsVideoVariant } from '../manifest/hls.js';
-import { toStreamMpd } from '../manifest/from-catalog.js';
+import { toMpd, type DashAdaptationSet } from '../manifest/dash.js';
 import { segmentName } from '../manifest/paths.js';
 import { VodError, type VodSource } from './inspect.js';
 
@@ -210,26 +210,6 @@ class VodTrack {
       timescale: t.timescale,
     };
   }
-
-  /** The rendition as the manifest builders see it. */
-  state(assetId: string, ended: boolean): RenditionState {
-    const t = this.track!;
-    return {
-      streamId: assetId,
-      rendition: this.output.name,
-      kind: t.kind,
-      timescale: t.timescale,
-      initName: 'init.mp4',
-      partTarget: this.segmentSeconds,
-      targetDuration: Math.round(this.segmentSeconds),
-      discontinuitySequence: 0,
-      segments: this.segments,
-      current: { msn: this.segments.length, programDateTimeMs: 0, startTime: 0, parts: [] },
-      ended,
-      updatedAtMs: Date.now(),
-      seq: 0,
-    };
-  }
 }
 
 /** A media playlist of stored segments: EVENT while it grows, VOD with ENDLIST at the end. */
@@ -337,22 +317,41 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
     await deps.blobs.put(`${root}/${t.output.name}/index.m3u8`, Buffer.from(mediaPlaylist(t, targetDuration, true)), { contentType: HLS, cacheControl: FINAL });
   }
   const renditions = tracks.map((t) => t.info());
-  const stream: StreamState = {
-    streamId: opts.assetId,
-    sessionId: opts.assetId,
-    startedAtMs: anchorMs,
-    renditions,
-    expectedRenditions: renditions.map((r) => r.name),
-    partTarget: opts.segmentSeconds,
-    segmentTarget: opts.segmentSeconds,
-    dvrWindowSeconds: opts.source.durationSeconds,
-    ended: true,
-  };
-  await deps.blobs.put(`${root}/manifest.mpd`, Buffer.from(toStreamMpd(stream, tracks.map((t) => t.state(opts.assetId, true)), Date.now())), { contentType: 'application/dash+xml', cacheControl: FINAL });
+  await deps.blobs.put(`${root}/manifest.mpd`, Buffer.from(vodMpd(tracks, audio)), { contentType: 'application/dash+xml', cacheControl: FINAL });
   await deps.blobs.put(`${root}/master.m3u8`, Buffer.from(multivariant(tracks, audio)), { contentType: HLS, cacheControl: FINAL });
   const video = tracks.find((t) => t.track?.kind === 'video')!;
   const durationSeconds = Math.round(video.segments.reduce((a, s) => a + s.duration, 0) * 1000) / 1000;
   return { durationSeconds, renditions, audio, segmentSeconds: opts.segmentSeconds };
+}
+
+/**
+ * The static MPD: one video AdaptationSet (aligned rungs share a timeline), and one audio
+ * AdaptationSet per language with `lang`, so DASH players offer the same choice as HLS.
+ */
+function vodMpd(tracks: VodTrack[], audio: VodAudioTrack[]): string {
+  const video = tracks.filter((t) => t.track?.kind === 'video');
+  const sets: DashAdaptationSet[] = [];
+  const entries = (t: VodTrack) => t.segments.map((s) => ({ number: s.msn, start: s.startTime, duration: Math.round(s.duration * t.track!.timescale) }));
+  const representation = (t: VodTrack) => {
+    const r = t.info();
+    return { id: r.name, bandwidth: r.bandwidth, codecs: r.codec, width: r.width, height: r.height, frameRate: r.frameRate, sampleRate: r.sampleRate, channels: r.channels };
+  };
+  if (video[0]) {
+    const shortest = video.reduce((a, b) => (b.segments.length < a.segments.length ? b : a));
+    sets.push({ contentType: 'video', timescale: shortest.track!.timescale, representations: video.map(representation), segments: entries(shortest), presentationTimeOffset: shortest.segments[0]?.startTime ?? 0 });
+  }
+  for (const t of tracks.filter((x) => x.track?.kind === 'audio')) {
+    const meta = audio.find((a) => a.name === t.output.name);
+    sets.push({
+      contentType: 'audio',
+      timescale: t.track!.timescale,
+      representations: [representation(t)],
+      segments: entries(t),
+      presentationTimeOffset: t.segments[0]?.startTime ?? 0,
+      ...(meta && meta.language !== 'und' ? { lang: meta.language } : {}),
+    });
+  }
+  return toMpd({ type: 'static', availabilityStartTimeMs: 0, publishTimeMs: Date.now(), adaptationSets: sets }, { initializationTemplate: '$RepresentationID$/init.mp4' });
 }
 
 /** The multivariant playlist: video variants by falling bandwidth, one audio group with a rendition per language. */
