@@ -144,3 +144,30 @@ export function playWithDashJs(src: string, seconds: number): Promise<DashPlayba
     return { fatalErrors: w.report.fatalErrors, played: v.currentTime - w.report.start, latency: Number.isFinite(latency) ? latency : null, stalls: w.report.stalls, start: w.report.start };
   });
 }
+
+/** A player page left open for a test to drive (switch tracks, read state). */
+export interface OpenPlayer {
+  page: import('playwright-core').Page;
+  close(): Promise<void>;
+}
+
+/** Opens hls.js or dash.js on src and waits until playback starts (or throws with the player's errors). */
+export async function openPlayer(kind: 'hls' | 'dash', src: string, browser: Browser): Promise<OpenPlayer> {
+  const page$ = await servePage(kind === 'hls' ? PAGE : DASH_PAGE);
+  const page = await browser.newPage();
+  await page.goto(`${page$.url}?src=${encodeURIComponent(src)}`);
+  await page.waitForFunction(() => (window as any).report.started || (window as any).report.fatalErrors.length > 0, undefined, { timeout: 30_000 });
+  const errors = (await page.evaluate(() => (window as any).report.fatalErrors)) as string[];
+  if (errors.length) {
+    await page.close();
+    await page$.close();
+    throw new Error(`${kind} playback failed: ${errors.join(', ')}`);
+  }
+  return {
+    page,
+    close: async () => {
+      await page.close();
+      await page$.close();
+    },
+  };
+}

@@ -6,7 +6,7 @@ import { BlobRangeError } from '../platform/index.js';
 import { toRenditionPlaylist, toStreamMpd, toStreamMultivariant, type LiveCatalog, type RenditionState, type SegmentTextMemo, type StreamState } from '../packager/index.js';
 import { hasPart, tooFarAhead } from './blocking-rules.js';
 import { IMMUTABLE, streamGrowingSegment } from './growing-segment.js';
-import { HotObjects } from './hot-objects.js';
+import { HotObjects, isMutable } from './hot-objects.js';
 import { chooseEncoding, contentTypeOf, parseRange, sendProblem, sendText } from './http-replies.js';
 import { LiveView, OriginBusyError } from './live-view.js';
 import { parseDirectives, parseMediaPath, storageKeyOf, type DeliveryDirectives, type MediaPath } from './media-path.js';
@@ -320,7 +320,8 @@ export class OriginServer {
     const isPlaylist = /\.(m3u8|mpd)$/.test(key);
     const headers: http.OutgoingHttpHeaders = {
       'Content-Type': obj.contentType ?? contentTypeOf(key),
-      'Cache-Control': isPlaylist ? 'public, max-age=60' : IMMUTABLE,
+      // A playlist stored as mutable (a growing VOD) keeps its own short lifetime; others are kept a minute.
+      'Cache-Control': isPlaylist ? (isMutable(obj.cacheControl) ? obj.cacheControl! : 'public, max-age=60') : IMMUTABLE,
       'Accept-Ranges': 'bytes',
       'Content-Length': obj.body.length,
     };

@@ -207,8 +207,15 @@ export async function inspectSource(file: string, opts: InspectOptions): Promise
   };
 }
 
-/** ISO 639-2 code as tagged, lower case; `und` when missing or malformed. */
+/** ISO 639-2 codes containers carry, as the two-letter BCP 47 tags HLS LANGUAGE and DASH @lang prefer. */
+const TWO_LETTER: Record<string, string> = {
+  eng: 'en', fre: 'fr', fra: 'fr', ger: 'de', deu: 'de', spa: 'es', ita: 'it', jpn: 'ja', por: 'pt', hin: 'hi',
+  chi: 'zh', zho: 'zh', rus: 'ru', kor: 'ko', ara: 'ar', dut: 'nl', nld: 'nl', swe: 'sv', pol: 'pl', tur: 'tr',
+};
+
+/** The stream's language tag as BCP 47 (two letters where ISO 639-1 has one); `und` when missing or malformed. */
 function normaliseLanguage(tag: string | undefined): string {
   const t = tag?.trim().toLowerCase();
-  return t && /^[a-z]{2,3}(-[a-z0-9]{2,8})*$/.test(t) ? t : 'und';
+  if (!t || !/^[a-z]{2,3}(-[a-z0-9]{2,8})*$/.test(t)) return 'und';
+  return TWO_LETTER[t] ?? t;
 }

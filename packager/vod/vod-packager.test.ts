@@ -70,7 +70,7 @@ describe('packageVod', () => {
   it('packages every rung and both audio languages as HLS and DASH that ffprobe decodes', async () => {
     const blobs = new FsBlobStore(path.join(tmp, 'store'));
     const source = await inspectSource(twoLanguages, tools);
-    expect(source.audio.map((a) => a.language)).toEqual(['eng', 'fre']);
+    expect(source.audio.map((a) => a.language)).toEqual(['en', 'fr']);
     const plan = await perTitleLadder(twoLanguages, source, { ...tools, ladder });
     const progress: VodProgress[] = [];
     const firstPlayable: string[] = [];
@@ -85,7 +85,7 @@ describe('packageVod', () => {
         },
       },
     );
-    expect(result.audio.map((a) => a.name)).toEqual(['audio-eng', 'audio-fre']);
+    expect(result.audio.map((a) => a.name)).toEqual(['audio-en', 'audio-fr']);
     expect(result.durationSeconds).toBeCloseTo(9, 0);
     expect(progress.some((p) => p.playable)).toBe(true);
 
@@ -102,7 +102,7 @@ describe('packageVod', () => {
     expect(variants.map((v) => v.attributes.RESOLUTION?.height)).toEqual([360, 240]);
     for (const v of variants) expect(v.attributes.BANDWIDTH).toBeGreaterThan(0);
     const audioGroup = Object.values(master.manifest.mediaGroups?.AUDIO?.aud ?? {}) as { language?: string }[];
-    expect(audioGroup.map((a) => a.language).sort()).toEqual(['eng', 'fre']);
+    expect(audioGroup.map((a) => a.language).sort()).toEqual(['en', 'fr']);
 
     const media = new M3u8Parser();
     media.push(await text('vod/a1/360p/index.m3u8'));
@@ -114,10 +114,10 @@ describe('packageVod', () => {
     const mpd = parseMpd(await text('vod/a1/manifest.mpd'), { manifestUri: 'http://x/vod/a1/manifest.mpd' });
     expect(mpd.playlists.map((p: { attributes: { RESOLUTION?: { height: number } } }) => p.attributes.RESOLUTION?.height).sort()).toEqual([240, 360]);
     // One audio AdaptationSet per language.
-    expect(Object.values(mpd.mediaGroups.AUDIO.audio as Record<string, { language: string }>).map((a) => a.language).sort()).toEqual(['eng', 'fre']);
+    expect(Object.values(mpd.mediaGroups.AUDIO.audio as Record<string, { language: string }>).map((a) => a.language).sort()).toEqual(['en', 'fr']);
 
     // Every rendition decodes end to end: init + all segments.
-    for (const r of ['360p', '240p', 'audio-eng', 'audio-fre']) {
+    for (const r of ['360p', '240p', 'audio-en', 'audio-fr']) {
       const segs = Array.from({ length: 5 }, (_, i) => path.join(tmp, 'store', 'objects', 'vod', 'a1', r, `seg-${i}.m4s`));
       const joined = path.join(tmp, `${r}.mp4`);
       fs.writeFileSync(joined, Buffer.concat([fs.readFileSync(path.join(tmp, 'store', 'objects', 'vod', 'a1', r, 'init.mp4')), ...segs.map((s) => fs.readFileSync(s))]));

@@ -86,7 +86,7 @@ export function audioTrackNames(source: VodSource): VodAudioTrack[] {
   });
 }
 
-const LANGUAGE_NAMES: Record<string, string> = { eng: 'English', en: 'English', fre: 'Français', fra: 'Français', fr: 'Français', ger: 'Deutsch', deu: 'Deutsch', de: 'Deutsch', spa: 'Español', es: 'Español', ita: 'Italiano', it: 'Italiano', jpn: '日本語', ja: '日本語', hin: 'हिन्दी', hi: 'हिन्दी', por: 'Português', pt: 'Português', und: 'Original' };
+const LANGUAGE_NAMES: Record<string, string> = { en: 'English', fr: 'Français', de: 'Deutsch', es: 'Español', it: 'Italiano', ja: '日本語', hi: 'हिन्दी', pt: 'Português', zh: '中文', ru: 'Русский', ko: '한국어', ar: 'العربية', nl: 'Nederlands', und: 'Original' };
 
 function languageLabel(language: string): string {
   return LANGUAGE_NAMES[language] ?? language;
