@@ -4,7 +4,10 @@
  * state) and S3. A broadcaster publishes, a viewer plays, an origin dies, the stream is recorded.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import * as tus from 'tus-js-client';
 import { promisify } from 'node:util';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +31,8 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
   const logs = new Map<string, string>();
   let databaseUrl: string;
   let env: Record<string, string>;
-  let ports: Record<'api' | 'rtmp' | 'ingestHttp' | 'origin1' | 'origin2' | 'edge' | 'metrics', number>;
+  let ports: Record<'api' | 'rtmp' | 'ingestHttp' | 'origin1' | 'origin2' | 'edge' | 'metrics' | 'vod1' | 'vod2', number>;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'split-data-'));
   let publisher: ChildProcess | undefined;
 
   function run(name: string, service: string, extra: Record<string, string> = {}): void {
@@ -56,8 +60,8 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
     const s3 = new S3BlobStore({ bucket, endpoint: t.s3Endpoint, region: 'us-east-1', accessKeyId: t.s3AccessKeyId, secretAccessKey: t.s3SecretAccessKey, forcePathStyle: true });
     await s3.s3.send(new CreateBucketCommand({ Bucket: bucket }));
     await s3.close();
-    const [api_, rtmp, ingestHttp, origin1, origin2, edge, metrics] = await Promise.all(Array.from({ length: 7 }, () => freePort()));
-    ports = { api: api_, rtmp, ingestHttp, origin1, origin2, edge, metrics };
+    const [api_, rtmp, ingestHttp, origin1, origin2, edge, metrics, vod1, vod2] = await Promise.all(Array.from({ length: 9 }, () => freePort()));
+    ports = { api: api_, rtmp, ingestHttp, origin1, origin2, edge, metrics, vod1, vod2 };
     env = {
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
@@ -82,6 +86,13 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
       EDGE_HEALTH_INTERVAL_MS: '500',
       LIVE_LADDER: '360p:360:700,240p:240:350',
       LIVE_RECONNECT_GRACE: '2',
+      // One DATA_DIR for every process: control-api stores uploads there, the VOD workers read them.
+      DATA_DIR: dataDir,
+      VOD_SEGMENT_SECONDS: '2',
+      VOD_LADDER: '360p:360:800,240p:240:400',
+      VOD_X264_PRESET: 'medium',
+      // A killed worker's job is retried once this timeout passes.
+      VOD_JOB_TIMEOUT_SECONDS: '20',
     };
     run('control-api', 'control-api');
     await waitUntil('control-api', () => healthy(`http://127.0.0.1:${api_}/healthz`), 60_000);
@@ -90,8 +101,9 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
     run('packager', 'packager');
     run('ingest', 'ingest');
     run('edge', 'edge-cache');
+    run('vod1', 'vod-worker', { METRICS_PORT: String(vod1) });
     await waitUntil('every service', async () => {
-      const urls = [origin1, origin2, edge, ingestHttp, metrics].map((p) => `http://127.0.0.1:${p}/healthz`);
+      const urls = [origin1, origin2, edge, ingestHttp, metrics, vod1].map((p) => `http://127.0.0.1:${p}/healthz`);
       return (await Promise.all(urls.map(healthy))).every(Boolean);
     }, 60_000);
   }, 300_000);
@@ -106,6 +118,7 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
     await exited;
     clearTimeout(timer);
     if (databaseUrl) await dropPostgresDatabase(databaseUrl);
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 
   it('publishes, plays through the edge, survives an origin dying, and records to S3', async () => {
@@ -135,5 +148,53 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
     const asset = (await api(`http://127.0.0.1:${ports.api}`, 'GET', `/v1/assets/${ended.recentAssetIds[0]}`, undefined, token)).body;
     expect(asset.status).toBe('ready');
     expect(await decodeFrames(asset.playback.hls, 2)).toBeGreaterThan(30);
+  }, 240_000);
+
+  it('a VOD worker killed mid-transcode: the job is retried on another worker and completes; players never saw a partial rendition', async () => {
+    const base = `http://127.0.0.1:${ports.api}`;
+    const token = await signUp(base);
+    const file = path.join(dataDir, 'source.mp4');
+    await execFileP('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', file]);
+    const created = await api(base, 'POST', '/v1/uploads', { asset: { title: 'killed mid-transcode' } }, token);
+    expect(created.status).toBe(201);
+    await new Promise<void>((resolve, reject) => new tus.Upload(fs.readFileSync(file), { endpoint: created.body.url, onSuccess: () => resolve(), onError: reject }).start());
+    const assetId = await waitUntil('asset', async () => (await api(base, 'GET', `/v1/uploads/${created.body.id}`, undefined, token)).body.assetId as string | null, 10_000, 100);
+    const asset = (await api(base, 'GET', `/v1/assets/${assetId}`, undefined, token)).body;
+    const playlist = asset.playback.hls.replace('master.m3u8', '360p/index.m3u8');
+
+    // What a player polling the playlist sees: the segment count never goes down, and ENDLIST only once complete.
+    const counts: number[] = [];
+    let polling = true;
+    const poll = (async () => {
+      while (polling) {
+        const res = await fetch(playlist).catch(() => undefined);
+        if (res?.ok) {
+          const text = await res.text();
+          counts.push((text.match(/#EXTINF/g) ?? []).length);
+          if (text.includes('#EXT-X-ENDLIST')) expect((text.match(/#EXTINF/g) ?? []).length).toBe(30);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    await waitUntil('the first worker to be transcoding', async () => counts.some((n) => n > 0), 60_000, 100);
+    procs.get('vod1')!.kill('SIGKILL');
+    const killedAt = counts.at(-1) ?? 0;
+    expect((await api(base, 'GET', `/v1/assets/${assetId}`, undefined, token)).body.status).toBe('preparing');
+    run('vod2', 'vod-worker', { METRICS_PORT: String(ports.vod2) });
+    const ready = await waitUntil('the retried job to finish', async () => {
+      const a = (await api(base, 'GET', `/v1/assets/${assetId}`, undefined, token)).body;
+      if (a.status === 'errored') throw new Error(JSON.stringify(a.errors));
+      return a.status === 'ready' ? a : undefined;
+    }, 150_000, 500);
+    await waitUntil('the VOD playlist at the edge', async () => (await getText(playlist)).includes('#EXT-X-ENDLIST'), 10_000, 200);
+    polling = false;
+    await poll;
+    expect(killedAt).toBeLessThan(30);
+    for (let i = 1; i < counts.length; i++) expect(counts[i]).toBeGreaterThanOrEqual(counts[i - 1]);
+    expect(ready.duration).toBeCloseTo(60, 0);
+    // Every rendition decodes whole.
+    expect(await decodeFrames(ready.playback.hls, 58)).toBeGreaterThan(1700);
+    const workerMetrics = await getText(`http://127.0.0.1:${ports.vod2}/metrics`);
+    expect(workerMetrics).toMatch(/vod_jobs_total\{outcome="ready"\} 1/);
   }, 240_000);
 });
