@@ -5,3 +5,4 @@ export { buildControlApi, createServices, type ControlApiBus, type ControlApiBus
 export { controlApiMigrations } from './migrations.js';
 export { toLiveStreamUrls, toAssetPlaybackUrls } from './playback/urls.js';
 export * from './contract.js';
+export { runCli, type CliIo } from './cli/upload-cli.js';
