@@ -27,7 +27,8 @@ describe('PlaybackPolicies', () => {
       expect(await liveState.get(playbackPolicyKey(signed.id))).toBe('signed');
       expect(await policies.policyOf(signed.id)).toBe('signed');
       expect(await policies.policyOf(open.id)).toBe('public');
-      expect(await policies.policyOf('no-such-media')).toBe('public');
+      // Media that does not exist (or was deleted) has nothing to serve: the edge answers 404.
+      expect(await policies.policyOf('no-such-media')).toBe('gone');
     } finally {
       policies.close();
       await liveState.close();
