@@ -10,5 +10,4 @@ export { RenditionTimeline, type TimelineInit } from './live/rendition-timeline.
 export { ffmpegLadderArgs, LadderProcess, LadderSupervisor, probeSource, ProbeError, type LadderOutput, type LadderArgs, type LadderInput } from './ladder/index.js';
 export { Fmp4StreamParser, type Fmp4Fragment, type Fmp4Init, type TrackInfo } from './cmaf/fmp4-stream-parser.js';
 export { CmafSegmenter, type CmafPart, type CmafSegment } from './cmaf/segmenter.js';
-export { VodWorker, type VodWorkerDeps } from './vod/vod-worker.js';
-export { vodRoot } from './vod/vod-packager.js';
+export * from './vod/index.js';

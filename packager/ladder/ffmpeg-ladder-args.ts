@@ -51,9 +51,10 @@ export interface LadderArgsOptions {
   /**
    * On-demand encoding instead of live: the input is a stored file read as fast as the CPU allows,
    * x264 keeps its look-ahead (no zerolatency), and each rung is capped-CRF: constant quality `crf`
-   * with the rung's bitrate as the VBV peak, so easy content takes fewer bits than the cap.
+   * with the rung's bitrate as the VBV peak, so easy content takes fewer bits than the cap. Without
+   * `crf`, each rung is encoded at its fixed bitrate (a fixed ladder, for comparison).
    */
-  vod?: { crf: number; audioTracks?: { index: number; name: string }[] };
+  vod?: { crf?: number; audioTracks?: { index: number; name: string }[] };
 }
 
 /** One FFmpeg output: a fragmented MP4 stream on file descriptor `fd`. */
@@ -205,13 +206,13 @@ function inputArgs(input: LadderInput, vod: boolean): { args: string[]; video: s
 }
 
 /** The x264 settings for one rendition: fixed GOP on the segment grid, no scene-cut keyframes. */
-function x264Args(rung: Rung, gop: number, segmentSeconds: number, preset: string, fps: number, vod?: { crf: number }): string[] {
+function x264Args(rung: Rung, gop: number, segmentSeconds: number, preset: string, fps: number, vod?: { crf?: number }): string[] {
   const maxrate = Math.round(rung.videoBitrateKbps * 1.1);
-  const rate = vod
+  const rate = vod?.crf !== undefined
     ? // Capped CRF: constant quality up to the rung's bitrate, a two-second VBV (VOD has time to smooth).
       ['-crf', String(vod.crf), '-maxrate', `${rung.videoBitrateKbps}k`, '-bufsize', `${rung.videoBitrateKbps * 2}k`]
-    : // Peak within 110% of the average (Apple HLS authoring spec 2.x); a one-second VBV for low latency.
-      ['-b:v', `${rung.videoBitrateKbps}k`, '-maxrate', `${maxrate}k`, '-bufsize', `${maxrate}k`];
+    : // Peak within 110% of the average (Apple HLS authoring spec 2.x); a one-second VBV for low latency, two on demand.
+      ['-b:v', `${rung.videoBitrateKbps}k`, '-maxrate', `${maxrate}k`, '-bufsize', `${vod ? maxrate * 2 : maxrate}k`];
   return [
     '-c:v', 'libx264',
     '-preset', preset,

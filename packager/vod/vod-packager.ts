@@ -57,7 +57,8 @@ export interface VodPackageOptions {
   file: string;
   source: VodSource;
   rungs: Rung[];
-  crf: number;
+  /** Capped-CRF target; undefined encodes each rung at its fixed bitrate. */
+  crf?: number;
   segmentSeconds: number;
   x264Preset: string;
   ffmpegPath: string;
