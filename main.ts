@@ -25,7 +25,7 @@ import {
 } from './platform/index.js';
 import { ControlApiClient, ControlApiServer, type ControlApiTopics } from './control-api/index.js';
 import { IngestServer, type IngestTopics, type PublishAuthorizer } from './ingest/index.js';
-import { LiveCatalog, LivePackager, VOD_QUEUE, VodWorker, type PackagerTopics } from './packager/index.js';
+import { LiveCatalog, LivePackager, VOD_CAPTIONS_QUEUE, VOD_QUEUE, VodWorker, type PackagerTopics } from './packager/index.js';
 import { OriginServer } from './origin/index.js';
 import { EdgeServer, edgeConfigFrom } from './edge-cache/index.js';
 
@@ -73,6 +73,7 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
       sql = life.add('sql', await createSql(config));
       jobs = life.add('jobs', new PgBossJobQueue({ sql, logger }));
       await jobs.createQueue(VOD_QUEUE, { retryLimit: config.vod.jobRetries, retryDelaySeconds: 10, timeoutSeconds: config.vod.jobTimeoutSeconds });
+      await jobs.createQueue(VOD_CAPTIONS_QUEUE, { retryLimit: 10, retryDelaySeconds: 5, timeoutSeconds: 120 });
     }
 
     let controlApi: ControlApiServer | undefined;

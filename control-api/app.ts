@@ -28,7 +28,7 @@ import { PlaybackPolicies } from './playback/playback-policies.js';
 /** Every topic control-api publishes or consumes (the consumed ones are defined by their publishers). */
 export type ControlApiBusTopics = ControlApiTopics &
   Pick<IngestTopics, 'ingest.stream.started' | 'ingest.stream.ended' | 'ingest.stream.stats'> &
-  Pick<PackagerTopics, 'packager.recording.ready' | 'packager.session.ended' | 'packager.session.started' | 'packager.session.failed' | 'vod.asset.progress' | 'vod.asset.ready' | 'vod.asset.errored'>;
+  Pick<PackagerTopics, 'packager.recording.ready' | 'packager.session.ended' | 'packager.session.started' | 'packager.session.failed' | 'vod.asset.progress' | 'vod.asset.ready' | 'vod.asset.errored' | 'vod.asset.captions'>;
 
 /**
  * The bus as control-api uses it: publishes its own topics, subscribes to the ones it consumes. Any
@@ -65,7 +65,7 @@ export function createServices(deps: ControlApiDeps, config: Config): Services {
   const logger = deps.logger.child({ mod: 'control-api' });
   const tokens = new TokenService({ sql: deps.sql }, config.auth);
   const policies = new PlaybackPolicies({ sql: deps.sql, liveState: deps.liveState, logger });
-  const assets = new AssetService({ sql: deps.sql, logger, bus: deps.bus, policies, blobs: deps.blobs }, config);
+  const assets = new AssetService({ sql: deps.sql, logger, bus: deps.bus, policies, blobs: deps.blobs, jobs: deps.jobs }, config);
   return {
     tokens,
     assets,

@@ -135,6 +135,8 @@ export interface AssetView {
   playback: PlaybackUrls;
   /** Video rungs, audio languages and captions, once ready (null for recordings and while preparing). */
   tracks: VodTracks | null;
+  /** Poster, sprite sheet and WebVTT thumbnail track (`#xywh=`) at the edge, once ready. */
+  thumbnails: { poster: string; sprite: string; vtt: string } | null;
   progress: { percent: number };
   /** When the first segments became playable (ISO 8601), while preparing or after. */
   playableFrom: string | null;
@@ -216,3 +218,23 @@ export interface VodJob {
 
 /** pg-boss queue of VOD transcodes. */
 export const VOD_QUEUE = 'vod-transcode';
+
+/** pg-boss queue of caption changes: the VOD worker rewrites the asset's manifests with them. */
+export const VOD_CAPTIONS_QUEUE = 'vod-captions';
+
+/** One caption track of an asset. */
+export interface CaptionTrack {
+  language: string;
+  label: string;
+}
+
+/** A captions job: every caption track the asset has now (stored at `vod/{assetId}/{captionFolder}/captions.vtt`). */
+export interface VodCaptionsJob {
+  assetId: string;
+  captions: CaptionTrack[];
+}
+
+/** Folder of an asset's caption track for a language. */
+export function captionFolder(language: string): string {
+  return `subs-${language.replace(/[^A-Za-z0-9-]/g, '').slice(0, 24)}`;
+}

@@ -129,6 +129,7 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
       await bus.subscribe('packager.recording.ready', (m) => this.onRecordingReady(m), { group: GROUP }),
       await bus.subscribe('vod.asset.progress', (m) => this.services.assets.onProgress(m), { group: GROUP }),
       await bus.subscribe('vod.asset.ready', (m) => this.services.assets.onReady(m), { group: GROUP }),
+      await bus.subscribe('vod.asset.captions', (m) => this.services.assets.onCaptions(m), { group: GROUP }),
       await bus.subscribe('vod.asset.errored', (m) => this.services.assets.setErrored(m.assetId, { code: m.code, message: m.message }), { group: GROUP }),
     );
   }

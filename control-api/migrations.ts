@@ -133,4 +133,23 @@ export const controlApiMigrations: Migration[] = [
       ALTER TABLE assets ADD COLUMN errors jsonb;
     `,
   },
+  {
+    // Poster, sprite sheet and WebVTT thumbnail track of an uploaded asset (paths under vod/{id}/).
+    id: 'control_api_0010_asset_thumbnails',
+    up: `ALTER TABLE assets ADD COLUMN thumbnails jsonb;`,
+  },
+  {
+    // Caption tracks of an asset, one per language (the WebVTT itself is stored with the media).
+    id: 'control_api_0011_asset_captions',
+    up: `
+      CREATE TABLE asset_captions (
+        asset_id uuid NOT NULL REFERENCES assets (id) ON DELETE CASCADE,
+        language text NOT NULL,
+        label text NOT NULL,
+        source_format text NOT NULL CHECK (source_format IN ('vtt', 'srt')),
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (asset_id, language)
+      );
+    `,
+  },
 ];

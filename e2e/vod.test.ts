@@ -54,7 +54,7 @@ async function upload(file: Buffer, title: string): Promise<string> {
   return created.body.id as string;
 }
 
-async function assetOf(uploadId: string): Promise<{ id: string; status: string; playableFrom: string | null; errors: { code: string } | null; playback: { hls: string; dash: string }; tracks: any }> {
+async function assetOf(uploadId: string): Promise<{ id: string; status: string; playableFrom: string | null; errors: { code: string } | null; playback: { hls: string; dash: string }; tracks: any; thumbnails: any }> {
   const up = await waitUntil('asset created', async () => (await api(platform.api, 'GET', `/v1/uploads/${uploadId}`, undefined, token)).body.assetId as string | null, 10_000, 50);
   return (await api(platform.api, 'GET', `/v1/assets/${up}`, undefined, token)).body;
 }
@@ -90,6 +90,13 @@ describe('VOD: upload, playable while it transcodes, plays everywhere', () => {
       return a.status === 'ready' ? a : undefined;
     }, 120_000, 250);
     expect(asset.playableFrom).not.toBeNull();
+    // Poster, sprite and the WebVTT thumbnail track come through the edge.
+    for (const [kind, type] of [['poster', 'image/jpeg'], ['sprite', 'image/jpeg'], ['vtt', 'text/vtt']] as const) {
+      const res = await fetch(asset.thumbnails[kind]);
+      expect(res.status, kind).toBe(200);
+      expect(res.headers.get('content-type')).toContain(type);
+      if (kind === 'vtt') expect(await res.text()).toMatch(/sprite\.jpg#xywh=0,0,160,90/);
+    }
     expect(asset.tracks.video.map((v: { height: number }) => v.height)).toEqual([360, 240]);
     expect(asset.tracks.audio.map((a: { language: string }) => a.language)).toEqual(['en', 'fr']);
 
@@ -111,6 +118,28 @@ describe('VOD: upload, playable while it transcodes, plays everywhere', () => {
     expect(mpd.playlists.length).toBe(2);
   }, 240_000);
 
+  it('takes SRT captions: they are listed as HLS SUBTITLES and a DASH text track', async () => {
+    const srt = '1\n00:00:00,500 --> 00:00:29,000\nHello from the captions\n';
+    const bad = await api(platform.api, 'POST', `/v1/assets/${asset.id}/captions`, { language: 'en', label: 'English', format: 'srt', text: 'not captions' }, token);
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('CAPTIONS_INVALID');
+    const added = await api(platform.api, 'POST', `/v1/assets/${asset.id}/captions`, { language: 'en', label: 'English', format: 'srt', text: srt }, token);
+    expect(added.status).toBe(202);
+    expect(await (await fetch(added.body.url)).text()).toContain('00:00:00.500 --> 00:00:29.000');
+    await waitUntil('captions listed', async () => (await api(platform.api, 'GET', `/v1/assets/${asset.id}`, undefined, token)).body.tracks.captions.length === 1, 30_000, 250);
+    const master = await waitUntil('SUBTITLES in the master playlist', async () => {
+      const text = await (await fetch(asset.playback.hls)).text();
+      return text.includes('TYPE=SUBTITLES') ? text : undefined;
+    }, 10_000, 250);
+    expect(master).toMatch(/TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",LANGUAGE="en"/);
+    expect(master).toContain('SUBTITLES="subs"');
+    const mpd = await waitUntil('a text AdaptationSet', async () => {
+      const text = await (await fetch(asset.playback.dash)).text();
+      return text.includes('contentType="text"') ? text : undefined;
+    }, 10_000, 250);
+    expect(mpd).toContain('<BaseURL>subs-en/captions.vtt</BaseURL>');
+  }, 60_000);
+
   it('plays in hls.js and switches the audio language', async () => {
     const player = await openPlayer('hls', asset.playback.hls, browser);
     try {
@@ -123,6 +152,18 @@ describe('VOD: upload, playable while it transcodes, plays everywhere', () => {
         w.hls.audioTrack = 1;
       });
       await player.page.waitForFunction(() => (window as any).switched === 'fr', undefined, { timeout: 15_000 });
+      // The caption track shows its cue.
+      await player.page.evaluate(() => ((window as any).hls.subtitleTrack = 0));
+      const cue = await player.page.waitForFunction(() => {
+        const v = document.getElementById('v') as HTMLVideoElement;
+        for (const t of Array.from(v.textTracks)) {
+          if (t.mode === 'disabled') t.mode = 'hidden';
+          const c = t.cues?.[0] as VTTCue | undefined;
+          if (c) return { text: c.text, start: c.startTime, lang: t.language };
+        }
+        return false;
+      }, undefined, { timeout: 15_000 });
+      expect(await cue.jsonValue()).toMatchObject({ text: 'Hello from the captions', lang: 'en' });
       const t0 = await player.page.evaluate(() => (document.getElementById('v') as HTMLVideoElement).currentTime);
       await player.page.waitForTimeout(2500);
       const state = await player.page.evaluate(() => ({ t: (document.getElementById('v') as HTMLVideoElement).currentTime, fatal: (window as any).report.fatalErrors }));
@@ -136,6 +177,7 @@ describe('VOD: upload, playable while it transcodes, plays everywhere', () => {
   it('plays in dash.js and switches the audio language', async () => {
     const player = await openPlayer('dash', asset.playback.dash, browser);
     try {
+      expect(await player.page.evaluate(() => (window as any).player.getTracksFor('text').map((t: any) => t.lang))).toEqual(['en']);
       const langs = await player.page.evaluate(() => (window as any).player.getTracksFor('audio').map((t: any) => t.lang));
       expect(langs.sort()).toEqual(['en', 'fr']);
       await player.page.evaluate(() => {

@@ -132,9 +132,11 @@ export interface PackagerTopics {
   /** A VOD job's progress (at most about once a second, and whenever it becomes playable). */
   'vod.asset.progress': { assetId: string; percent: number; speed: number; playable: boolean; atMs: number };
   /** Every rendition and manifest of the asset is stored. */
-  'vod.asset.ready': { assetId: string; durationSeconds: number; tracks: VodTracks; atMs: number };
+  'vod.asset.ready': { assetId: string; durationSeconds: number; tracks: VodTracks; thumbnails?: { poster: string; sprite: string; vtt: string }; atMs: number };
   /** The asset cannot be made: `code` is stable (MEDIA_TRUNCATED, MEDIA_PLAYLIST, TRANSCODE_FAILED, ...). */
   'vod.asset.errored': { assetId: string; code: string; message: string; atMs: number };
+  /** The asset's manifests now list these caption tracks. */
+  'vod.asset.captions': { assetId: string; captions: { language: string; label: string }[]; atMs: number };
   'packager.recording.ready': {
     streamId: string;
     sessionId: string;
@@ -153,4 +155,4 @@ export interface VodTracks {
 }
 
 /** The VOD job and its queue are control-api's (it sends them); the worker here runs them. */
-export { VOD_QUEUE, type VodJob } from '../control-api/contract.js';
+export { VOD_QUEUE, VOD_CAPTIONS_QUEUE, captionFolder, type VodJob, type VodCaptionsJob, type CaptionTrack } from '../control-api/contract.js';

@@ -18,7 +18,7 @@ export function formatVodReport(results: ClipResult[], opts: VodBenchOptions, co
   const out = [`### VOD run ${new Date().toISOString()}`, '', `Command: \`${command}\` · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'} · Node ${process.version} · ${opts.seconds} s 1080p clips, x264 ${opts.preset}, ${opts.segmentSeconds} s segments`, ''];
   const targets: string[] = ['| target | goal | measured | |', '|---|---|---|---|'];
   for (const r of results) {
-    out.push(`#### ${r.clip} clip (probe ${r2(r.probeKbps, 0)} kb/s at 360p)`, '');
+    out.push(`#### ${r.clip} clip (probe ${r2(r.probeKbps, 0)} kb/s at 720p)`, '');
     out.push('| | seconds | ÷ media duration |', '|---|---:|---:|');
     out.push(`| upload complete → first playable | ${r2(r.uploadToPlayableSeconds)} | ${r2(r.uploadToPlayableSeconds / r.durationSeconds, 3)} |`);
     out.push(`| upload complete → ready | ${r2(r.uploadToReadySeconds)} | ${r2(r.uploadToReadySeconds / r.durationSeconds, 3)} |`);

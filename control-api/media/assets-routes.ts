@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { IdParams, PageQuery, bearer, errorResponses } from '../http/common-schemas.js';
-import { AssetPage, AssetSchema, UpdateAssetBody } from './schemas.js';
+import { AssetPage, AssetSchema, CaptionBody, CaptionSchema, UpdateAssetBody } from './schemas.js';
 import type { RouteContext } from '../http/route-context.js';
 
 /** On-demand assets of the caller's account: uploads and recordings of live streams. */
@@ -34,6 +34,23 @@ export const assetsRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
     '/v1/assets/:id',
     { schema: { tags, summary: 'Change the title or description', security: bearer, params: IdParams, body: UpdateAssetBody, response: { 200: AssetSchema, ...errorResponses } } },
     async (req) => services.assets.update(owner(req.headers.authorization), req.params.id, req.body),
+  );
+
+  app.post(
+    '/v1/assets/:id/captions',
+    {
+      schema: {
+        tags,
+        summary: 'Add (or replace) the caption track of a language, WebVTT or SRT',
+        description: 'Answers 202: the manifests list the track (HLS SUBTITLES, DASH text AdaptationSet) within seconds, and `tracks.captions` follows. 409 ASSET_NOT_READY before the asset is ready; 400 CAPTIONS_INVALID for a file with no cue.',
+        security: bearer,
+        params: IdParams,
+        body: CaptionBody,
+        response: { 202: CaptionSchema, ...errorResponses },
+      },
+      bodyLimit: 3 * 1024 * 1024,
+    },
+    async (req, reply) => reply.status(202).send(await services.assets.addCaptions(owner(req.headers.authorization), req.params.id, req.body)),
   );
 
   app.delete(

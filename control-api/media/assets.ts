@@ -1,11 +1,13 @@
 import crypto from 'node:crypto';
-import type { BlobStore, Config, Logger, Sql } from '../../platform/index.js';
+import type { BlobStore, Config, JobQueue, Logger, Sql } from '../../platform/index.js';
 import type { PackagerTopics, VodTracks } from '../../packager/contract.js';
-import type { AssetStatus, AssetView, RecordingAssetInput } from '../contract.js';
+import { VOD_CAPTIONS_QUEUE, captionFolder, type AssetStatus, type AssetView, type CaptionTrack, type RecordingAssetInput, type VodCaptionsJob } from '../contract.js';
+import { AppError } from '../../platform/index.js';
+import { toWebVtt } from './captions.js';
 import type { ControlApiBus } from '../app.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { isUuid, notFound } from '../http/http-errors.js';
-import { toAssetPlaybackUrls } from '../playback/urls.js';
+import { conflict, isUuid, notFound } from '../http/http-errors.js';
+import { toAssetMediaUrls, toAssetPlaybackUrls } from '../playback/urls.js';
 import type { PlaybackPolicies } from '../playback/playback-policies.js';
 
 interface AssetRow {
@@ -24,6 +26,7 @@ interface AssetRow {
   tracks: VodTracks | null;
   errors: { code: string; message: string } | null;
   playback_policy: 'public' | 'signed';
+  thumbnails: { poster: string; sprite: string; vtt: string } | null;
 }
 
 /** A page of assets. */
@@ -35,7 +38,7 @@ export interface AssetPage {
 /** On-demand assets: uploads being transcoded or ready, and recordings of live streams. */
 export class AssetService {
   constructor(
-    private readonly deps: { sql: Sql; logger: Logger; bus?: Pick<ControlApiBus, 'publish'>; policies?: PlaybackPolicies; blobs?: BlobStore },
+    private readonly deps: { sql: Sql; logger: Logger; bus?: Pick<ControlApiBus, 'publish'>; policies?: PlaybackPolicies; blobs?: BlobStore; jobs?: JobQueue },
     private readonly config: Config,
   ) {}
 
@@ -81,6 +84,41 @@ export class AssetService {
     return { uploadId: row.upload_id };
   }
 
+  /**
+   * Adds (or replaces) the caption track of a language: the WebVTT is stored with the media at once,
+   * and a job has the VOD worker list it in the asset's manifests (`tracks.captions` follows).
+   */
+  async addCaptions(accountId: string, id: string, body: { language: string; label: string; format: 'vtt' | 'srt'; text: string }): Promise<CaptionTrack & { status: 'processing'; url: string }> {
+    const asset = await this.get(accountId, id);
+    if (asset.status !== 'ready' || asset.liveStreamId) {
+      throw conflict('ASSET_NOT_READY', asset.liveStreamId ? 'captions are for uploaded assets' : `captions can be added once the asset is ready (it is ${asset.status})`);
+    }
+    const vtt = toWebVtt(body.text, body.format);
+    const blobs = this.deps.blobs;
+    const jobs = this.deps.jobs;
+    if (!blobs || !jobs) throw new AppError(503, 'CAPTIONS_UNAVAILABLE', 'this control-api has no media storage or job queue');
+    const folder = captionFolder(body.language);
+    await blobs.put(`vod/${id}/${folder}/captions.vtt`, Buffer.from(vtt), { contentType: 'text/vtt', cacheControl: 'public, max-age=300' });
+    await this.deps.sql.query(
+      `INSERT INTO asset_captions (asset_id, language, label, source_format, created_at) VALUES ($1, $2, $3, $4, now())
+       ON CONFLICT (asset_id, language) DO UPDATE SET label = EXCLUDED.label, source_format = EXCLUDED.source_format`,
+      [id, body.language, body.label, body.format],
+    );
+    const captions = await this.deps.sql.query<CaptionTrack>(`SELECT language, label FROM asset_captions WHERE asset_id = $1 ORDER BY created_at, language`, [id]);
+    const job: VodCaptionsJob = { assetId: id, captions };
+    await jobs.send(VOD_CAPTIONS_QUEUE, job);
+    const url = toAssetMediaUrls(this.config, id, { vtt: `${folder}/captions.vtt` }).vtt;
+    return { language: body.language, label: body.label, status: 'processing', url };
+  }
+
+  /** The worker listed these caption tracks in the manifests. */
+  async onCaptions(m: PackagerTopics['vod.asset.captions']): Promise<void> {
+    await this.deps.sql.query(
+      `UPDATE assets SET tracks = jsonb_set(tracks, '{captions}', $2::jsonb) WHERE id = $1 AND tracks IS NOT NULL`,
+      [m.assetId, JSON.stringify(m.captions)],
+    );
+  }
+
   /** Registers the asset of a finished upload (status preparing until its job reports). */
   async createUploaded(input: { id: string; accountId: string; uploadId: string; title: string; description?: string; playbackPolicy?: 'public' | 'signed' }): Promise<void> {
     const policy = input.playbackPolicy ?? 'public';
@@ -109,9 +147,9 @@ export class AssetService {
   async onReady(m: PackagerTopics['vod.asset.ready']): Promise<void> {
     await this.deps.sql.query(
       `UPDATE assets SET status = 'ready', progress_percent = 100, duration_seconds = $2, tracks = $3, ready_at = $4,
-              playable_at = COALESCE(playable_at, $4), errors = NULL
+              playable_at = COALESCE(playable_at, $4), errors = NULL, thumbnails = $5
         WHERE id = $1`,
-      [m.assetId, m.durationSeconds, JSON.stringify(m.tracks), new Date(m.atMs)],
+      [m.assetId, m.durationSeconds, JSON.stringify(m.tracks), new Date(m.atMs), m.thumbnails ? JSON.stringify(m.thumbnails) : null],
     );
   }
 
@@ -207,6 +245,7 @@ export class AssetService {
       playbackPolicy: row.playback_policy,
       playback: toAssetPlaybackUrls(this.config, row.id),
       tracks: row.tracks,
+      thumbnails: row.thumbnails ? toAssetMediaUrls(this.config, row.id, row.thumbnails) : null,
       progress: { percent: row.status === 'ready' ? 100 : (row.progress_percent ?? 0) },
       playableFrom: iso(row.playable_at),
       readyAt: iso(row.ready_at),

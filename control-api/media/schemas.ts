@@ -32,6 +32,7 @@ export const AssetSchema = Type.Object({
   playbackPolicy: Type.Union([Type.Literal('public'), Type.Literal('signed')]),
   playback: Playback,
   tracks: Nullable(VodTracks),
+  thumbnails: Nullable(Type.Object({ poster: Type.String(), sprite: Type.String(), vtt: Type.String() })),
   progress: Type.Object({ percent: Type.Integer({ minimum: 0, maximum: 100 }) }),
   playableFrom: Nullable(IsoDate),
   readyAt: Nullable(IsoDate),
@@ -96,3 +97,22 @@ export const AssetStatusBody = Type.Object(
   { status: AssetStatus, durationSeconds: Type.Optional(Type.Number({ minimum: 0 })) },
   closed,
 );
+
+/** POST /v1/assets/:id/captions. */
+export const CaptionBody = Type.Object(
+  {
+    language: Type.String({ pattern: '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$', description: 'BCP 47, e.g. en, fr, pt-BR' }),
+    label: Type.String({ minLength: 1, maxLength: 100 }),
+    format: Type.Union([Type.Literal('vtt'), Type.Literal('srt')]),
+    text: Type.String({ minLength: 1, maxLength: 2 * 1024 * 1024 }),
+  },
+  closed,
+);
+
+/** A caption track being listed. */
+export const CaptionSchema = Type.Object({
+  language: Type.String(),
+  label: Type.String(),
+  status: Type.Literal('processing'),
+  url: Type.String({ description: 'the WebVTT file at the edge' }),
+});

@@ -28,6 +28,12 @@ export function toLiveStreamUrls(config: UrlConfig, streamId: string): { rtmpUrl
   };
 }
 
+/** Absolute edge URLs of files in an asset's folder (thumbnails), from their paths relative to it. */
+export function toAssetMediaUrls<T extends Record<string, string>>(config: UrlConfig, assetId: string, files: T): T {
+  const base = `${toOrigin('http', config.publicHost, config.ports.edge)}/vod/${encodeURIComponent(assetId)}/`;
+  return Object.fromEntries(Object.entries(files).map(([k, v]) => [k, base + v])) as T;
+}
+
 /** Absolute playback URLs of one on-demand asset at the edge. */
 export function toAssetPlaybackUrls(config: UrlConfig, assetId: string): PlaybackUrls {
   const edge = toOrigin('http', config.publicHost, config.ports.edge);

@@ -58,6 +58,17 @@ export interface MpdState {
   adaptationSets: DashAdaptationSet[];
   /** Seconds; static MPDs only (default: the longest timeline). */
   mediaPresentationDuration?: number;
+  /** Side-loaded WebVTT subtitles, one AdaptationSet each (static MPDs). */
+  textTracks?: DashTextTrack[];
+}
+
+/** A whole-file WebVTT subtitle track (`contentType="text"`, BaseURL). */
+export interface DashTextTrack {
+  id: string;
+  lang: string;
+  label: string;
+  /** Relative to the MPD. */
+  url: string;
 }
 
 /** Tunables of the MPD (seconds unless stated). */
@@ -175,6 +186,17 @@ export function toMpd(state: MpdState, opts: MpdOptions = {}): string {
   }
   lines.push(`  <Period id="0" start="PT0S">`);
   state.adaptationSets.forEach((set, i) => adaptationSet(lines, set, i, dynamic, opts));
+  (state.textTracks ?? []).forEach((t, i) => {
+    lines.push(
+      `    <AdaptationSet${attrs([['id', state.adaptationSets.length + i], ['contentType', 'text'], ['mimeType', 'text/vtt'], ['lang', t.lang]])}>`,
+      '      <Role schemeIdUri="urn:mpeg:dash:role:2011" value="subtitle"/>',
+      `      <Label>${escapeXml(t.label)}</Label>`,
+      `      <Representation${attrs([['id', t.id], ['bandwidth', 256]])}>`,
+      `        <BaseURL>${escapeXml(t.url)}</BaseURL>`,
+      '      </Representation>',
+      '    </AdaptationSet>',
+    );
+  });
   lines.push('  </Period>');
   if (opts.utcTiming) lines.push(`  <UTCTiming${attrs([['schemeIdUri', opts.utcTiming.schemeIdUri], ['value', opts.utcTiming.value]])}/>`);
   lines.push('</MPD>');

@@ -209,6 +209,14 @@ export interface HlsAudioRendition {
   averageBandwidth?: number;
 }
 
+/** A subtitle rendition (EXT-X-MEDIA TYPE=SUBTITLES) in group `subs`. */
+export interface HlsSubtitleRendition {
+  uri: string;
+  name: string;
+  language: string;
+  default?: boolean;
+}
+
 /** Multivariant playlist options. */
 export interface MultivariantOptions {
   /** Every segment starts with a keyframe (true for our aligned GOPs). Default true. */
@@ -218,7 +226,7 @@ export interface MultivariantOptions {
 const quoted = (s: string) => `"${s.replace(/"/g, "'")}"`;
 
 /** Builds the multivariant playlist: one audio group, then one EXT-X-STREAM-INF per video variant. */
-export function toMultivariantPlaylist(renditions: { video: HlsVideoVariant[]; audio?: HlsAudioRendition[] }, opts: MultivariantOptions = {}): string {
+export function toMultivariantPlaylist(renditions: { video: HlsVideoVariant[]; audio?: HlsAudioRendition[]; subtitles?: HlsSubtitleRendition[] }, opts: MultivariantOptions = {}): string {
   const lines = ['#EXTM3U'];
   if (opts.independentSegments ?? true) lines.push('#EXT-X-INDEPENDENT-SEGMENTS');
   const audio = renditions.audio ?? [];
@@ -231,6 +239,10 @@ export function toMultivariantPlaylist(renditions: { video: HlsVideoVariant[]; a
     attrs.push(`URI=${quoted(a.uri)}`);
     lines.push(`#EXT-X-MEDIA:${attrs.join(',')}`);
   });
+  const subtitles = renditions.subtitles ?? [];
+  for (const s of subtitles) {
+    lines.push(`#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME=${quoted(s.name)},LANGUAGE=${quoted(s.language)},DEFAULT=${s.default ? 'YES' : 'NO'},AUTOSELECT=YES,URI=${quoted(s.uri)}`);
+  }
   const group = audio[0]?.groupId ?? 'aud';
   const groupAudio = audio.filter((a) => (a.groupId ?? 'aud') === group);
   const audioPeak = Math.max(0, ...groupAudio.map((a) => a.bandwidth ?? 0));
@@ -242,6 +254,7 @@ export function toMultivariantPlaylist(renditions: { video: HlsVideoVariant[]; a
     attrs.push(`CODECS=${quoted([v.codecs, ...audioCodecs].join(','))}`, `RESOLUTION=${v.width}x${v.height}`);
     if (v.frameRate) attrs.push(`FRAME-RATE=${dec(v.frameRate, 3)}`);
     if (groupAudio.length) attrs.push(`AUDIO=${quoted(group)}`);
+    if (subtitles.length) attrs.push('SUBTITLES="subs"');
     lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, v.uri);
   }
   return lines.join('\n') + '\n';

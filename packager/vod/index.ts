@@ -3,3 +3,4 @@ export { inspectSource, VodError, type VodErrorCode, type VodSource, type Source
 export { perTitleLadder, ladderFromProbe, probeComplexity, type PerTitleLadder } from './per-title.js';
 export { packageVod, vodRoot, audioTrackNames, type VodPackaged, type VodProgress, type VodPackageOptions } from './vod-packager.js';
 export { VodWorker, type VodWorkerDeps } from './vod-worker.js';
+export { makeThumbnails, thumbnailVtt, tileInterval, type VodThumbnails } from './thumbnails.js';

@@ -27,13 +27,16 @@ export interface PerTitleOptions {
 /** The probe's measurement and the ladder chosen from it. */
 export interface PerTitleLadder {
   rungs: Rung[];
-  /** kb/s of the probe encode at PROBE_HEIGHT (the complexity measure). */
+  /** kb/s of the probe encode at min(PROBE_HEIGHT, source height) (the complexity measure). */
   probeKbps: number;
   crf: number;
 }
 
-/** The probe encodes at this height: cheap, and big enough to see texture. */
-export const PROBE_HEIGHT = 360;
+/**
+ * The probe encodes at this height (or the source's, if lower): downscaling smooths grain and noise
+ * away, so a smaller probe underestimates what fine texture costs at the top rungs.
+ */
+export const PROBE_HEIGHT = 720;
 /** Bits scale with pixels to this power at equal quality (encoders find more redundancy in more pixels). */
 const PIXEL_EXPONENT = 0.75;
 /** The cap sits above the probe's estimate so that harder scenes than the sampled ones keep their quality. */

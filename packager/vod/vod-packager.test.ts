@@ -9,6 +9,7 @@ import { FsBlobStore, createLogger } from '../../platform/index.js';
 import { inspectSource, VodError } from './inspect.js';
 import { ladderFromProbe, perTitleLadder } from './per-title.js';
 import { packageVod, type VodProgress } from './vod-packager.js';
+import { makeThumbnails, thumbnailVtt, tileInterval } from './thumbnails.js';
 
 const logger = createLogger('silent');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vod-test-'));
@@ -152,5 +153,30 @@ describe('inspectSource refuses bad files with their own code', () => {
   it('a duration over the limit → MEDIA_DURATION', async () => {
     const err = await inspectSource(flat, { ...tools, maxDurationSeconds: 2 }).catch((e: unknown) => e);
     expect((err as VodError).code).toBe('MEDIA_DURATION');
+  });
+});
+
+describe('thumbnails', () => {
+  it('stores a poster, a sprite sheet of every tile and a WebVTT track pointing into it', async () => {
+    const blobs = new FsBlobStore(path.join(tmp, 'thumbs'));
+    const source = await inspectSource(twoLanguages, tools);
+    const t = await makeThumbnails({ blobs }, { assetId: 't1', file: twoLanguages, source, ffmpegPath: 'ffmpeg' });
+    expect(t).toEqual({ poster: 'thumbnails/poster.jpg', sprite: 'thumbnails/sprite.jpg', vtt: 'thumbnails/thumbnails.vtt' });
+    const dims = (f: string) => spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', f]).stdout.toString().trim();
+    const objects = path.join(tmp, 'thumbs', 'objects', 'vod', 't1', 'thumbnails');
+    expect(dims(path.join(objects, 'poster.jpg'))).toBe('640,360');
+    // 9 s at one tile per 2 s: 5 tiles of 160x90 on one row of a 10-column sheet.
+    expect(dims(path.join(objects, 'sprite.jpg'))).toBe('1600,90');
+    const vtt = fs.readFileSync(path.join(objects, 'thumbnails.vtt'), 'utf8');
+    expect(vtt.startsWith('WEBVTT')).toBe(true);
+    expect(vtt).toContain('00:00:00.000 --> 00:00:02.000\nsprite.jpg#xywh=0,0,160,90');
+    expect(vtt).toContain('00:00:08.000 --> 00:00:09.000\nsprite.jpg#xywh=640,0,160,90');
+  }, 60_000);
+
+  it('spaces tiles so a long film needs at most 100, wrapping rows of ten', () => {
+    expect(tileInterval(60)).toBe(2);
+    expect(tileInterval(7200)).toBe(72);
+    const vtt = thumbnailVtt(12, 2, 24, 160, 90);
+    expect(vtt).toContain('00:00:22.000 --> 00:00:24.000\nsprite.jpg#xywh=160,90,160,90');
   });
 });

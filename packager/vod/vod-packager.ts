@@ -7,7 +7,7 @@
  * it is stored, and a retried job does not shorten what an earlier attempt already listed.
  */
 import type { BlobStore, Logger, Rung } from '../../platform/index.js';
-import type { RenditionInfo, SegmentEntry } from '../contract.js';
+import { captionFolder, type CaptionTrack, type RenditionInfo, type SegmentEntry } from '../contract.js';
 import { Fmp4StreamParser, type Fmp4Fragment, type TrackDefaults, type TrackInfo } from '../cmaf/fmp4-stream-parser.js';
 import { joinChunks } from '../cmaf/join-chunks.js';
 import { CmafSegmenter, type CmafSegment } from '../cmaf/segmenter.js';
@@ -21,8 +21,11 @@ import { VodError, type VodSource } from './inspect.js';
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** A growing playlist: edges and players re-read it at least every segment. */
 const GROWING = 'public, max-age=1';
-/** Final manifests: they replaced growing ones at the same URL, so caches keep them only a while. */
-const FINAL = 'public, max-age=300';
+/**
+ * Final manifests: they replaced growing ones at the same URL, and the multivariant playlist and MPD
+ * change again when captions are added, so caches keep them only seconds (edges coalesce the refetches).
+ */
+const FINAL = 'public, max-age=10';
 const HLS = 'application/vnd.apple.mpegurl';
 
 /** Progress of a packaging run. */
@@ -284,7 +287,8 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
       written.set(t, n);
     }
     if (!playable && tracks.every((t) => written.has(t))) {
-      await deps.blobs.put(`${root}/master.m3u8`, Buffer.from(multivariant(tracks, audio)), { contentType: HLS, cacheControl: GROWING });
+      const growing: VodPackage = { segmentSeconds: opts.segmentSeconds, durationSeconds: opts.source.durationSeconds, audio, tracks: tracks.map((t) => ({ info: t.info(), segments: [] })), captions: [] };
+      await deps.blobs.put(`${root}/master.m3u8`, Buffer.from(multivariant(growing)), { contentType: HLS, cacheControl: GROWING });
       playable = true;
       report();
     }
@@ -318,46 +322,87 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
     await deps.blobs.put(`${root}/${t.output.name}/index.m3u8`, Buffer.from(mediaPlaylist(t, targetDuration, true)), { contentType: HLS, cacheControl: FINAL });
   }
   const renditions = tracks.map((t) => t.info());
-  await deps.blobs.put(`${root}/manifest.mpd`, Buffer.from(vodMpd(tracks, audio)), { contentType: 'application/dash+xml', cacheControl: FINAL });
-  await deps.blobs.put(`${root}/master.m3u8`, Buffer.from(multivariant(tracks, audio)), { contentType: HLS, cacheControl: FINAL });
   const video = tracks.find((t) => t.track?.kind === 'video')!;
   const durationSeconds = Math.round(video.segments.reduce((a, s) => a + s.duration, 0) * 1000) / 1000;
+  const description: VodPackage = {
+    segmentSeconds: opts.segmentSeconds,
+    durationSeconds,
+    audio,
+    tracks: tracks.map((t) => ({ info: t.info(), segments: t.segments.map((x) => ({ msn: x.msn, start: x.startTime, duration: x.duration })) })),
+    captions: [],
+  };
+  await deps.blobs.put(`${root}/${PACKAGE_NAME}`, Buffer.from(JSON.stringify(description)), { contentType: 'application/json', cacheControl: 'no-store' });
+  await writeVodManifests(deps.blobs, opts.assetId, description);
   return { durationSeconds, renditions, audio, segmentSeconds: opts.segmentSeconds };
 }
 
+/** What an asset's manifests are made from, kept beside them (`package.json`) so captions can be added later. */
+export interface VodPackage {
+  segmentSeconds: number;
+  durationSeconds: number;
+  audio: VodAudioTrack[];
+  tracks: { info: RenditionInfo; segments: { msn: number; start: number; duration: number }[] }[];
+  captions: VodCaption[];
+}
+
+/** A WebVTT caption track stored at `{captionFolder(language)}/captions.vtt`. */
+export type VodCaption = CaptionTrack;
+
+/** File name of the package description in the asset's folder. */
+export const PACKAGE_NAME = 'package.json';
+
+/** Reads an asset's package description (undefined before its first packaging finished). */
+export async function readVodPackage(blobs: BlobStore, assetId: string): Promise<VodPackage | undefined> {
+  const obj = await blobs.get(`${vodRoot(assetId)}/${PACKAGE_NAME}`);
+  if (!obj) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const c of obj.body) chunks.push(c as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as VodPackage;
+}
+
 /**
- * The static MPD: one video AdaptationSet (aligned rungs share a timeline), and one audio
- * AdaptationSet per language with `lang`, so DASH players offer the same choice as HLS.
+ * Writes the multivariant playlist and the static MPD from a package description: video variants by
+ * falling bandwidth, one audio group (HLS) or AdaptationSet per language (DASH), and the caption
+ * tracks (HLS SUBTITLES renditions of one whole-file WebVTT segment, DASH text AdaptationSets).
  */
-function vodMpd(tracks: VodTrack[], audio: VodAudioTrack[]): string {
-  const video = tracks.filter((t) => t.track?.kind === 'video');
-  const sets: DashAdaptationSet[] = [];
-  const entries = (t: VodTrack) => t.segments.map((s) => ({ number: s.msn, start: s.startTime, duration: Math.round(s.duration * t.track!.timescale) }));
-  const representation = (t: VodTrack) => {
-    const r = t.info();
-    return { id: r.name, bandwidth: r.bandwidth, codecs: r.codec, width: r.width, height: r.height, frameRate: r.frameRate, sampleRate: r.sampleRate, channels: r.channels };
-  };
-  if (video[0]) {
-    const shortest = video.reduce((a, b) => (b.segments.length < a.segments.length ? b : a));
-    sets.push({ contentType: 'video', timescale: shortest.track!.timescale, representations: video.map(representation), segments: entries(shortest), presentationTimeOffset: shortest.segments[0]?.startTime ?? 0 });
+export async function writeVodManifests(blobs: BlobStore, assetId: string, pkg: VodPackage): Promise<void> {
+  const root = vodRoot(assetId);
+  for (const c of pkg.captions) {
+    const target = Math.max(1, Math.ceil(pkg.durationSeconds));
+    const playlist = ['#EXTM3U', '#EXT-X-VERSION:6', `#EXT-X-TARGETDURATION:${target}`, '#EXT-X-PLAYLIST-TYPE:VOD', '#EXT-X-MEDIA-SEQUENCE:0', `#EXTINF:${pkg.durationSeconds.toFixed(5)},`, 'captions.vtt', '#EXT-X-ENDLIST', ''].join('\n');
+    await blobs.put(`${root}/${captionFolder(c.language)}/index.m3u8`, Buffer.from(playlist), { contentType: HLS, cacheControl: FINAL });
   }
-  for (const t of tracks.filter((x) => x.track?.kind === 'audio')) {
-    const meta = audio.find((a) => a.name === t.output.name);
+  await blobs.put(`${root}/manifest.mpd`, Buffer.from(vodMpd(pkg)), { contentType: 'application/dash+xml', cacheControl: FINAL });
+  await blobs.put(`${root}/master.m3u8`, Buffer.from(multivariant(pkg)), { contentType: HLS, cacheControl: FINAL });
+}
+
+function vodMpd(pkg: VodPackage): string {
+  const sets: DashAdaptationSet[] = [];
+  const entries = (t: VodPackage['tracks'][number]) => t.segments.map((s) => ({ number: s.msn, start: s.start, duration: Math.round(s.duration * t.info.timescale) }));
+  const representation = ({ info: r }: VodPackage['tracks'][number]) => ({ id: r.name, bandwidth: r.bandwidth, codecs: r.codec, width: r.width, height: r.height, frameRate: r.frameRate, sampleRate: r.sampleRate, channels: r.channels });
+  const video = pkg.tracks.filter((t) => t.info.kind === 'video');
+  if (video[0]) {
+    // Aligned rungs share one timeline; the shortest one lists what every rung has.
+    const shortest = video.reduce((a, b) => (b.segments.length < a.segments.length ? b : a));
+    sets.push({ contentType: 'video', timescale: shortest.info.timescale, representations: video.map(representation), segments: entries(shortest), presentationTimeOffset: shortest.segments[0]?.start ?? 0 });
+  }
+  for (const t of pkg.tracks.filter((x) => x.info.kind === 'audio')) {
+    const meta = pkg.audio.find((a) => a.name === t.info.name);
     sets.push({
       contentType: 'audio',
-      timescale: t.track!.timescale,
+      timescale: t.info.timescale,
       representations: [representation(t)],
       segments: entries(t),
-      presentationTimeOffset: t.segments[0]?.startTime ?? 0,
+      presentationTimeOffset: t.segments[0]?.start ?? 0,
       ...(meta && meta.language !== 'und' ? { lang: meta.language } : {}),
     });
   }
-  return toMpd({ type: 'static', availabilityStartTimeMs: 0, publishTimeMs: Date.now(), adaptationSets: sets }, { initializationTemplate: '$RepresentationID$/init.mp4' });
+  const textTracks = pkg.captions.map((c) => ({ id: captionFolder(c.language), lang: c.language, label: c.label, url: `${captionFolder(c.language)}/captions.vtt` }));
+  return toMpd({ type: 'static', availabilityStartTimeMs: 0, publishTimeMs: Date.now(), adaptationSets: sets, textTracks }, { initializationTemplate: '$RepresentationID$/init.mp4' });
 }
 
-/** The multivariant playlist: video variants by falling bandwidth, one audio group with a rendition per language. */
-function multivariant(tracks: VodTrack[], audio: VodAudioTrack[]): string {
-  const infos = tracks.map((t) => t.info());
+function multivariant(pkg: VodPackage): string {
+  const infos = pkg.tracks.map((t) => t.info);
   const video: HlsVideoVariant[] = infos
     .filter((r) => r.kind === 'video')
     .sort((a, b) => b.bandwidth - a.bandwidth)
@@ -365,7 +410,7 @@ function multivariant(tracks: VodTrack[], audio: VodAudioTrack[]): string {
   const audioRenditions: HlsAudioRendition[] = infos
     .filter((r) => r.kind === 'audio')
     .map((a, i) => {
-      const meta = audio.find((x) => x.name === a.name);
+      const meta = pkg.audio.find((x) => x.name === a.name);
       return {
         uri: `${a.name}/index.m3u8`,
         name: meta?.label ?? a.name,
@@ -377,5 +422,6 @@ function multivariant(tracks: VodTrack[], audio: VodAudioTrack[]): string {
         averageBandwidth: a.averageBandwidth,
       };
     });
-  return toMultivariantPlaylist({ video, audio: audioRenditions });
+  const subtitles = pkg.captions.map((c) => ({ uri: `${captionFolder(c.language)}/index.m3u8`, name: c.label, language: c.language }));
+  return toMultivariantPlaylist({ video, audio: audioRenditions, subtitles });
 }

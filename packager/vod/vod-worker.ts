@@ -5,10 +5,11 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { BlobStore, Bus, Config, Job, JobQueue, Logger } from '../../platform/index.js';
-import { VOD_QUEUE, type PackagerTopics, type VodJob, type VodTracks } from '../contract.js';
+import { VOD_CAPTIONS_QUEUE, VOD_QUEUE, type PackagerTopics, type VodCaptionsJob, type VodJob, type VodTracks } from '../contract.js';
 import { inspectSource, VodError } from './inspect.js';
 import { perTitleLadder } from './per-title.js';
-import { packageVod, type VodPackaged } from './vod-packager.js';
+import { makeThumbnails, type VodThumbnails } from './thumbnails.js';
+import { packageVod, readVodPackage, writeVodManifests, PACKAGE_NAME, vodRoot, type VodPackaged } from './vod-packager.js';
 
 /** Metrics of the VOD workers of a process. */
 interface VodMetrics {
@@ -54,6 +55,7 @@ export class VodWorker {
 
   async start(): Promise<void> {
     await this.deps.jobs.work<VodJob>(VOD_QUEUE, { concurrency: this.config.vod.workerConcurrency }, (job) => this.run(job));
+    await this.deps.jobs.work<VodCaptionsJob>(VOD_CAPTIONS_QUEUE, { concurrency: 1 }, (job) => this.captions(job));
     this.log.info({ concurrency: this.config.vod.workerConcurrency }, 'vod worker started');
   }
 
@@ -64,11 +66,11 @@ export class VodWorker {
     this.metrics.running.inc();
     const started = Date.now();
     try {
-      const result = await this.transcode(job);
+      const { result, thumbnails } = await this.transcode(job);
       this.metrics.jobs.inc({ outcome: 'ready' });
       this.metrics.speed.observe(result.durationSeconds / Math.max(0.001, (Date.now() - started) / 1000));
       this.metrics.toReady.observe((Date.now() - job.data.uploadedAtMs) / 1000);
-      await this.deps.bus.publish('vod.asset.ready', { assetId, durationSeconds: result.durationSeconds, tracks: tracksOf(result), atMs: Date.now() });
+      await this.deps.bus.publish('vod.asset.ready', { assetId, durationSeconds: result.durationSeconds, tracks: tracksOf(result), ...(thumbnails ? { thumbnails } : {}), atMs: Date.now() });
       this.log.info({ asset: assetId, duration: result.durationSeconds, seconds: (Date.now() - started) / 1000 }, 'vod asset ready');
     } catch (err) {
       const e = err instanceof VodError ? err : new VodError('TRANSCODE_FAILED', 'The video could not be processed.', false);
@@ -85,7 +87,22 @@ export class VodWorker {
     }
   }
 
-  private async transcode(job: Job<VodJob>): Promise<VodPackaged> {
+  /**
+   * Lists the asset's caption tracks in its manifests (the WebVTT files are already stored). An asset
+   * still transcoding has no package yet: the job fails and is retried with backoff until it has.
+   */
+  async captions(job: Job<VodCaptionsJob>): Promise<void> {
+    const { assetId, captions } = job.data;
+    const pkg = await readVodPackage(this.deps.blobs, assetId);
+    if (!pkg) throw new Error(`asset ${assetId} is not packaged yet`);
+    pkg.captions = captions;
+    await this.deps.blobs.put(`${vodRoot(assetId)}/${PACKAGE_NAME}`, Buffer.from(JSON.stringify(pkg)), { contentType: 'application/json', cacheControl: 'no-store' });
+    await writeVodManifests(this.deps.blobs, assetId, pkg);
+    await this.deps.bus.publish('vod.asset.captions', { assetId, captions, atMs: Date.now() });
+    this.log.info({ asset: assetId, captions: captions.map((c) => c.language) }, 'captions listed');
+  }
+
+  private async transcode(job: Job<VodJob>): Promise<{ result: VodPackaged; thumbnails?: VodThumbnails }> {
     const { assetId, file, uploadedAtMs } = job.data;
     const vod = this.config.vod;
     const tools = { ffmpegPath: this.config.live.ffmpegPath, ffprobePath: this.config.live.ffprobePath };
@@ -94,7 +111,7 @@ export class VodWorker {
     this.log.info({ asset: assetId, probeKbps: Math.round(plan.probeKbps), rungs: plan.rungs.map((r) => `${r.name}@${r.videoBitrateKbps}k`) }, 'per-title ladder');
     let lastSent = 0;
     let wasPlayable = false;
-    return packageVod(
+    const result = await packageVod(
       { blobs: this.deps.blobs, logger: this.log },
       {
         assetId, file, source, rungs: plan.rungs, crf: plan.crf, segmentSeconds: vod.segmentSeconds, x264Preset: vod.x264Preset, ffmpegPath: tools.ffmpegPath,
@@ -112,6 +129,12 @@ export class VodWorker {
         },
       },
     );
+    // Pictures are extras: an asset without them still plays.
+    const thumbnails = await makeThumbnails({ blobs: this.deps.blobs }, { assetId, file, source, ffmpegPath: tools.ffmpegPath }).catch((err: unknown) => {
+      this.log.warn({ err, asset: assetId }, 'thumbnails failed');
+      return undefined;
+    });
+    return { result, thumbnails };
   }
 
   async close(): Promise<void> {}
