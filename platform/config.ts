@@ -50,7 +50,7 @@ export interface Config {
     signupWindowSeconds: number;
   };
   /** Per-account limits, so one account cannot start N ladders or fill the database. */
-  quotas: { liveStreams: number; liveSessions: number };
+  quotas: { liveStreams: number; liveSessions: number; pendingUploads: number; storageBytes: number };
   live: {
     partTargetSeconds: number;
     segmentSeconds: number;
@@ -271,6 +271,8 @@ export function loadConfig(env: Env = process.env, opts: { localSecrets?: boolea
     quotas: {
       liveStreams: num(env, 'QUOTA_LIVE_STREAMS', 50, 1, 1_000_000),
       liveSessions: num(env, 'QUOTA_LIVE_SESSIONS', 5, 1, 100_000),
+      pendingUploads: num(env, 'QUOTA_PENDING_UPLOADS', 20, 1, 100_000),
+      storageBytes: num(env, 'QUOTA_STORAGE_BYTES', 1024 ** 4, 1),
     },
     live: {
       partTargetSeconds: partTarget,

@@ -182,4 +182,27 @@ describe('direct uploads (tus 1.0)', () => {
     expect(fs.existsSync(path.join(t.config.vod.uploadDir, id))).toBe(false);
     expect((await fetch(url, { method: 'HEAD', headers: TUS })).status).toBe(410);
   });
+
+  it('per-account quotas: unfinished uploads (403 QUOTA_PENDING_UPLOADS) and stored bytes (403 at creation)', async () => {
+    const q = await createTestApp({ env: { DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'uploads-quota-')), QUOTA_PENDING_UPLOADS: '2', QUOTA_STORAGE_BYTES: '1000' } });
+    try {
+      await q.app.listen({ port: 0, host: '127.0.0.1' });
+      const qb = `http://127.0.0.1:${(q.app.server.address() as { port: number }).port}`;
+      const { auth: a } = await q.signup();
+      const reserveQ = () => fetch(`${qb}/v1/uploads`, { method: 'POST', headers: { ...a, 'content-type': 'application/json' }, body: JSON.stringify({ asset: { title: 'q' } }) });
+      const first = (await (await reserveQ()).json()) as { url: string };
+      const second = (await (await reserveQ()).json()) as { url: string };
+      const third = await reserveQ();
+      expect(third.status).toBe(403);
+      expect(((await third.json()) as { code: string }).code).toBe('QUOTA_PENDING_UPLOADS');
+      const url = (u: string) => u.replace(/^http:\/\/[^/]+/, qb);
+      expect((await fetch(url(first.url), { method: 'POST', headers: { ...TUS, 'upload-length': '600' } })).status).toBe(201);
+      const over = await fetch(url(second.url), { method: 'POST', headers: { ...TUS, 'upload-length': '600' } });
+      expect(over.status).toBe(403);
+      expect(await over.text()).toContain('QUOTA_STORAGE_BYTES');
+      expect((await fetch(url(second.url), { method: 'POST', headers: { ...TUS, 'upload-length': '400' } })).status).toBe(201);
+    } finally {
+      await q.close();
+    }
+  });
 });

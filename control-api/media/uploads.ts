@@ -15,7 +15,7 @@ import { FileStore } from '@tus/file-store';
 import { Server as TusServer } from '@tus/server';
 import { EVENTS, type Upload } from '@tus/utils';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Config, JobQueue, Logger, Sql } from '../../platform/index.js';
+import { AppError, type Config, type JobQueue, type Logger, type Sql } from '../../platform/index.js';
 import { VOD_QUEUE, type VodJob } from '../contract.js';
 import { conflict, isUuid, notFound } from '../http/http-errors.js';
 import { toOrigin } from '../playback/urls.js';
@@ -104,6 +104,7 @@ export class UploadService {
       // The Location of the created upload is the URL it was created at: one signed URL per upload.
       generateUrl: (_req, { proto, host, id }) => `${proto}://${host}/v1/uploads/${id}/tus?sig=${this.signature(id)}`,
       onUploadCreate: async (_req, upload) => {
+        await this.checkStorageQuota(upload.id, upload.size);
         await this.deps.sql.query(`UPDATE uploads SET status = 'uploading', size = $2 WHERE id = $1 AND status = 'waiting'`, [upload.id, upload.size ?? null]);
         return {};
       },
@@ -148,8 +149,12 @@ export class UploadService {
     return `${toOrigin('http', this.config.publicHost, this.config.ports.api)}/v1/uploads/${id}/tus?sig=${this.signature(id)}`;
   }
 
-  /** Reserves an upload for a creator. */
+  /** Reserves an upload for a creator (403 QUOTA_PENDING_UPLOADS when the account has too many unfinished). */
   async create(accountId: string, settings: UploadAssetSettings): Promise<UploadView> {
+    const [open] = await this.deps.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM uploads WHERE account_id = $1 AND status IN ('waiting', 'uploading')`, [accountId]);
+    if (Number(open?.n ?? 0) >= this.config.quotas.pendingUploads) {
+      throw new AppError(403, 'QUOTA_PENDING_UPLOADS', `this account has ${open.n} unfinished uploads, the most QUOTA_PENDING_UPLOADS allows: finish or cancel one first`);
+    }
     const id = crypto.randomUUID();
     const now = new Date();
     const expires = new Date(now.getTime() + this.config.vod.uploadExpirySeconds * 1000);
@@ -194,6 +199,24 @@ export class UploadService {
       createdAt: new Date(row.created_at).toISOString(),
       error: row.error,
     };
+  }
+
+  /**
+   * An Upload-Length that would take the account's uploads past QUOTA_STORAGE_BYTES is refused with a
+   * 403 naming the quota (tus clients show the body), before a byte is stored.
+   */
+  private async checkStorageQuota(uploadId: string, size: number | undefined): Promise<void> {
+    if (size === undefined) return;
+    const [row] = await this.deps.sql.query<{ used: number | string | null }>(
+      `SELECT COALESCE(sum(u.size), 0) AS used FROM uploads u
+        WHERE u.account_id = (SELECT account_id FROM uploads WHERE id = $1) AND u.id <> $1
+          AND (u.status IN ('waiting', 'uploading') OR (u.status = 'asset_created' AND EXISTS (SELECT 1 FROM assets a WHERE a.id = u.asset_id)))`,
+      [uploadId],
+    );
+    const used = Number(row?.used ?? 0);
+    if (used + size > this.config.quotas.storageBytes) {
+      throw { status_code: 403, body: `QUOTA_STORAGE_BYTES: this upload (${size} bytes) would take the account past its ${this.config.quotas.storageBytes} bytes of uploads (${used} used); delete assets first.\n` };
+    }
   }
 
   /** The upload is complete: it becomes an asset (committed) and a transcode job. */
