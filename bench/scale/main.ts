@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { SCALE_SCENARIOS, round, runScaleBench, type ScaleOptions, type ScaleResult, type ScaleScenario } from './scale-bench.js';
 
-function num(env: NodeJS.ProcessEnv, name: string, def: number): number {
+/** A positive number from the environment, or the default. */
+export function num(env: NodeJS.ProcessEnv, name: string, def: number): number {
   const v = env[name];
   if (v === undefined || v === '') return def;
   const n = Number(v);

@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { num } from '../scale/main.js';
 import { CLIPS, runVodBench, type ClipName, type ClipResult, type RungResult, type VodBenchOptions } from './vod-bench.js';
 
 const r2 = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '–');
@@ -39,14 +40,6 @@ export function formatVodReport(results: ClipResult[], opts: VodBenchOptions, co
   }
   out.push('#### Targets', '', ...targets, '');
   return out.join('\n');
-}
-
-function num(env: NodeJS.ProcessEnv, name: string, def: number): number {
-  const v = env[name];
-  if (v === undefined || v === '') return def;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${v}"`);
-  return n;
 }
 
 /** Runs the benchmark from the CLI's arguments and environment. */
