@@ -82,13 +82,19 @@ describe('VOD: upload, playable while it transcodes, plays everywhere', () => {
         if (!res.ok) return undefined;
         const text = await res.text();
         if (!text.includes('#EXT-X-PLAYLIST-TYPE:EVENT')) return undefined;
+        // DASH meanwhile: a dynamic MPD of the segments stored so far.
+        const mpd = await (await fetch(first.playback.dash)).text();
+        if (!mpd.includes('type="dynamic"')) return undefined;
         const now = (await api(platform.api, 'GET', `/v1/assets/${first.id}`, undefined, token)).body;
-        return { text, status: now.status as string, playableFrom: now.playableFrom as string | null };
+        return { text, mpd, status: now.status as string, playableFrom: now.playableFrom as string | null };
       },
       60_000,
       100,
     );
     expect(seen.text).not.toContain('#EXT-X-ENDLIST');
+    const growingMpd = parseMpd(seen.mpd, { manifestUri: first.playback.dash, NOW: Date.now() });
+    expect(growingMpd.playlists.length).toBe(2);
+    expect(growingMpd.playlists[0].segments.length).toBeGreaterThan(0);
     expect(seen.status).toBe('preparing');
     // FFmpeg (a real HLS client) decodes the growing playlist through the edge while the job runs.
     expect(await decodeFrames(first.playback.hls, 1)).toBeGreaterThan(20);

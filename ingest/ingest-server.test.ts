@@ -183,6 +183,33 @@ describe('IngestServer (real RTMP publishes through node-media-server in a worke
     expect(server.workerRestarts).toBe(0);
   });
 
+  it('1000 junk connections from one address (the whole listener budget) do not stop a real publisher from another', async () => {
+    const pid = server.workerPid;
+    // The flood comes from 127.0.0.2 (a loopback address of its own); the publisher from 127.0.0.1.
+    let closedByServer = 0;
+    const sockets = await Promise.all(
+      Array.from({ length: 1000 }, () => new Promise<net.Socket>((resolve) => {
+        const s = net.connect({ port: server.rtmpPort, host: '127.0.0.1', localAddress: '127.0.0.2' });
+        s.on('error', () => undefined);
+        s.on('close', () => closedByServer++);
+        s.on('connect', () => {
+          s.write(Buffer.concat([Buffer.from([3]), Buffer.alloc(1536, 0x5a)]));
+          resolve(s);
+        });
+        s.on('error', () => resolve(s));
+      })),
+    );
+    const mark = rec.events.length;
+    const pub = publishTestPattern(url(GOOD_KEY), 3);
+    const started = await waitFor(() => rec.events.slice(mark).find((e) => e.topic === 'ingest.stream.started' && e.msg.streamId === 'stream-good'), 10_000, 'the real publish');
+    expect(started.msg.remoteAddress).toBe('127.0.0.1');
+    // All but the per-address cap (10) were closed at accept, long before the 5 s publish deadline.
+    await waitFor(() => closedByServer >= 990, 1500, 'flood closed at accept');
+    expect(server.workerPid).toBe(pid);
+    for (const s of sockets) s.destroy();
+    await pub.exited;
+  }, 30_000);
+
   it('restarts a killed worker, ends its sessions, and takes publishes again', async () => {
     const mark = rec.events.length;
     const pub = publishTestPattern(url(GOOD_KEY), 20);

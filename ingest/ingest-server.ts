@@ -29,6 +29,7 @@ export interface IngestTuning {
   authTimeoutMs: number;
   mediaWaitMs: number;
   maxConnections: number;
+  maxConnectionsPerAddress: number;
   maxPreAuthMessageBytes: number;
   maxMessageBytes: number;
   maxChunkStreams: number;
@@ -48,11 +49,13 @@ export const DEFAULT_INGEST_TUNING: IngestTuning = {
   app: 'live',
   internalHost: '127.0.0.1',
   internalPort: 0,
-  publishDeadlineMs: 10_000,
+  // OBS sends its publish command within a few hundred milliseconds of connecting.
+  publishDeadlineMs: 5_000,
   idleTimeoutMs: 20_000,
   authTimeoutMs: 5_000,
   mediaWaitMs: 8_000,
   maxConnections: 1000,
+  maxConnectionsPerAddress: 10,
   maxPreAuthMessageBytes: 64 * 1024,
   maxMessageBytes: 16 * 1024 * 1024,
   maxChunkStreams: 32,
@@ -140,6 +143,7 @@ export class IngestServer {
       authTimeoutMs: t.authTimeoutMs,
       mediaWaitMs: t.mediaWaitMs,
       maxConnections: t.maxConnections,
+      maxConnectionsPerAddress: t.maxConnectionsPerAddress,
       maxPreAuthMessageBytes: t.maxPreAuthMessageBytes,
       maxMessageBytes: t.maxMessageBytes,
       maxChunkStreams: t.maxChunkStreams,

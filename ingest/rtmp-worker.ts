@@ -15,6 +15,8 @@ import type { ParentMessage, RtmpWorkerConfig, WorkerMessage } from './worker-pr
 export class RtmpWorker implements ConnectionHost {
   readonly nms: NmsModules;
   private readonly connections = new Map<string, RtmpConnection>();
+  /** Open sockets per client address. */
+  private readonly perAddress = new Map<string, number>();
   private readonly flv: InternalFlvServer;
   private rtmpServer?: net.Server;
   private statsTimer?: NodeJS.Timeout;
@@ -120,6 +122,21 @@ export class RtmpWorker implements ConnectionHost {
 
   private onSocket(socket: net.Socket): void {
     socket.on('error', () => undefined); // resets are normal; the close handler reports
+    // One address cannot take the listener's whole connection budget (a flood of idle or junk
+    // connections): past its cap, a socket is closed before anything is read or allocated for it.
+    const address = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const open = this.perAddress.get(address) ?? 0;
+    if (open >= this.config.maxConnectionsPerAddress) {
+      this.log('warn', 'rtmp connection refused: too many from one address', { remoteAddress: address, open });
+      socket.destroy();
+      return;
+    }
+    this.perAddress.set(address, open + 1);
+    socket.once('close', () => {
+      const n = (this.perAddress.get(address) ?? 1) - 1;
+      if (n <= 0) this.perAddress.delete(address);
+      else this.perAddress.set(address, n);
+    });
     try {
       const conn = new RtmpConnection(this, socket);
       this.connections.set(conn.id, conn);

@@ -22,6 +22,8 @@ export interface RtmpWorkerConfig {
   /** After authorization, the first keyframe (or audio-only media) must come within this. */
   mediaWaitMs: number;
   maxConnections: number;
+  /** Open connections one client address may hold; more are closed at accept, before any byte is read. */
+  maxConnectionsPerAddress: number;
   /** Largest RTMP message accepted before the publish is authorized (commands are small). */
   maxPreAuthMessageBytes: number;
   /** Largest RTMP message accepted from an authorized publisher. */

@@ -167,11 +167,12 @@ export function protocolWhitelist(url: string): string {
 }
 
 /**
- * Fragmented MP4 for on-demand work: a fragment per GOP (video) or per segment's worth of audio, which
- * the segmenter joins into whole segments; no per-frame boxes, nothing flushed early.
+ * Fragmented MP4 for on-demand work: a new fragment at each keyframe and at least every second, which
+ * the segmenter joins into whole segments: few boxes, small buffers, and a segment is complete one
+ * second after its media is encoded (a fragment per GOP would hold it back a whole GOP).
  */
-function vodFmp4Output(segmentSeconds: number): string[] {
-  return ['-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_keyframe', '-frag_duration', String(Math.round(segmentSeconds * 1e6)), '-max_muxing_queue_size', '4096'];
+function vodFmp4Output(): string[] {
+  return ['-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_keyframe', '-frag_duration', '1000000', '-max_muxing_queue_size', '4096'];
 }
 
 /** Input side: quick start on live sources without dropping the GOP the ingest replays first. */
@@ -239,7 +240,7 @@ export function ffmpegLadderArgs(opts: LadderArgsOptions): LadderArgs {
   const { source } = opts;
   const vod = opts.vod;
   const input = inputArgs(opts.input, Boolean(vod));
-  const fmp4 = vod ? vodFmp4Output(segmentSeconds) : FMP4_OUTPUT;
+  const fmp4 = vod ? vodFmp4Output() : FMP4_OUTPUT;
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', opts.logLevel ?? 'warning',
     // Machine-readable progress (frame=, fps=, drop_frames=, speed=, progress=) once a second on stderr.

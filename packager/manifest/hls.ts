@@ -209,6 +209,15 @@ export interface HlsAudioRendition {
   averageBandwidth?: number;
 }
 
+/** An I-frame playlist for trick play (EXT-X-I-FRAME-STREAM-INF). */
+export interface HlsIFrameVariant {
+  uri: string;
+  bandwidth: number;
+  codecs: string;
+  width: number;
+  height: number;
+}
+
 /** A subtitle rendition (EXT-X-MEDIA TYPE=SUBTITLES) in group `subs`. */
 export interface HlsSubtitleRendition {
   uri: string;
@@ -226,7 +235,7 @@ export interface MultivariantOptions {
 const quoted = (s: string) => `"${s.replace(/"/g, "'")}"`;
 
 /** Builds the multivariant playlist: one audio group, then one EXT-X-STREAM-INF per video variant. */
-export function toMultivariantPlaylist(renditions: { video: HlsVideoVariant[]; audio?: HlsAudioRendition[]; subtitles?: HlsSubtitleRendition[] }, opts: MultivariantOptions = {}): string {
+export function toMultivariantPlaylist(renditions: { video: HlsVideoVariant[]; audio?: HlsAudioRendition[]; subtitles?: HlsSubtitleRendition[]; iframes?: HlsIFrameVariant[] }, opts: MultivariantOptions = {}): string {
   const lines = ['#EXTM3U'];
   if (opts.independentSegments ?? true) lines.push('#EXT-X-INDEPENDENT-SEGMENTS');
   const audio = renditions.audio ?? [];
@@ -256,6 +265,9 @@ export function toMultivariantPlaylist(renditions: { video: HlsVideoVariant[]; a
     if (groupAudio.length) attrs.push(`AUDIO=${quoted(group)}`);
     if (subtitles.length) attrs.push('SUBTITLES="subs"');
     lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, v.uri);
+  }
+  for (const f of renditions.iframes ?? []) {
+    lines.push(`#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=${Math.round(f.bandwidth)},CODECS=${quoted(f.codecs)},RESOLUTION=${f.width}x${f.height},URI=${quoted(f.uri)}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -71,7 +71,8 @@ export async function makeThumbnails(deps: { blobs: BlobStore }, opts: { assetId
     const sprite = path.join(dir, 'sprite.jpg');
     await ff([
       '-skip_frame', 'nokey', '-protocol_whitelist', 'file', '-i', opts.file,
-      '-vf', `fps=1/${interval},scale=${TILE_WIDTH}:${tileHeight},tile=${COLUMNS}x${rows}`,
+      // Keyframes only can leave the last tiles without a frame: clones of the last one fill the sheet.
+      '-vf', `fps=1/${interval},tpad=stop_mode=clone:stop_duration=${interval * COLUMNS},scale=${TILE_WIDTH}:${tileHeight},tile=${COLUMNS}x${rows}`,
       '-frames:v', '1', '-q:v', '4', sprite,
     ]);
     const root = `vod/${opts.assetId}/thumbnails`;

@@ -117,6 +117,22 @@ describe('packageVod', () => {
     // One audio AdaptationSet per language.
     expect(Object.values(mpd.mediaGroups.AUDIO.audio as Record<string, { language: string }>).map((a) => a.language).sort()).toEqual(['en', 'fr']);
 
+    // Trick play: an I-frame playlist per rung, each byte range one decodable keyframe.
+    expect(master.manifest.iFramePlaylists.map((f: { uri: string }) => f.uri)).toEqual(['360p/iframes.m3u8', '240p/iframes.m3u8']);
+    const iframes = new M3u8Parser();
+    iframes.push(await text('vod/a1/360p/iframes.m3u8'));
+    iframes.end();
+    expect(iframes.manifest.iFramesOnly).toBe(true);
+    expect(iframes.manifest.segments.length).toBe(5);
+    const range = iframes.manifest.segments[1].byterange as { length: number; offset: number };
+    expect(range.offset).toBe(0);
+    const segFile = path.join(tmp, 'store', 'objects', 'vod', 'a1', '360p', 'seg-1.m4s');
+    expect(range.length).toBeLessThan(fs.statSync(segFile).size);
+    const keyframe = path.join(tmp, 'keyframe.mp4');
+    fs.writeFileSync(keyframe, Buffer.concat([fs.readFileSync(path.join(tmp, 'store', 'objects', 'vod', 'a1', '360p', 'init.mp4')), fs.readFileSync(segFile).subarray(0, range.length)]));
+    const one = spawnSync('ffmpeg', ['-v', 'error', '-i', keyframe, '-f', 'null', '-', '-progress', 'pipe:1', '-nostats']);
+    expect(Number([...one.stdout.toString().matchAll(/^frame=(\d+)/gm)].pop()?.[1])).toBe(1);
+
     // Every rendition decodes end to end: init + all segments.
     for (const r of ['360p', '240p', 'audio-en', 'audio-fr']) {
       const segs = Array.from({ length: 5 }, (_, i) => path.join(tmp, 'store', 'objects', 'vod', 'a1', r, `seg-${i}.m4s`));

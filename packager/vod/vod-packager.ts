@@ -10,6 +10,7 @@ import type { BlobStore, Logger, Rung } from '../../platform/index.js';
 import { captionFolder, type CaptionTrack, type RenditionInfo, type SegmentEntry } from '../contract.js';
 import { Fmp4StreamParser, type Fmp4Fragment, type TrackDefaults, type TrackInfo } from '../cmaf/fmp4-stream-parser.js';
 import { joinChunks } from '../cmaf/join-chunks.js';
+import { readFragmentSamples } from '../cmaf/moof.js';
 import { CmafSegmenter, type CmafSegment } from '../cmaf/segmenter.js';
 import { ffmpegLadderArgs, type LadderOutput } from '../ladder/ffmpeg-ladder-args.js';
 import { LadderProcess, type LadderProgress } from '../ladder/ffmpeg-ladder-process.js';
@@ -109,6 +110,9 @@ class VodTrack {
   private peak = 0;
   /** Segments an earlier attempt listed: the growing playlist is not rewritten shorter than this. */
   listedBefore = 0;
+  /** Video: bytes of each segment up to the end of its first (key)frame, for the I-frame playlist. */
+  readonly iframes: { msn: number; length: number; duration: number }[] = [];
+  private defaults?: TrackDefaults;
 
   constructor(
     readonly output: LadderOutput,
@@ -144,6 +148,7 @@ class VodTrack {
       return;
     }
     this.track = track;
+    this.defaults = defaults;
     this.enqueue(() => this.blobs.put(`${this.prefix}/init.mp4`, bytes, { contentType: 'video/mp4', cacheControl: IMMUTABLE }));
     this.segmenter = new CmafSegmenter({
       timescale: track.timescale,
@@ -170,6 +175,11 @@ class VodTrack {
       programDateTimeMs: Math.round(this.anchorMs + (s.startDecodeTime / timescale) * 1000),
     };
     const bytes = s.bytes;
+    if (this.track!.kind === 'video' && this.defaults) {
+      // The segment starts with its keyframe: moof, mdat header and that first sample are the I-frame.
+      const first = readFragmentSamples(bytes, new Map([[this.defaults.trackId, this.defaults]])).trafs[0]?.samples[0];
+      if (first?.sync) this.iframes.push({ msn: s.msn, length: first.offset + first.size, duration: s.duration });
+    }
     this.enqueue(async () => {
       await this.blobs.put(`${this.prefix}/${segmentName(s.msn)}`, bytes, { contentType: this.track!.kind === 'video' ? 'video/mp4' : 'audio/mp4', cacheControl: IMMUTABLE });
       // Listed only once stored.
@@ -276,6 +286,7 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
 
   // Rewrites the growing playlists (serialised; coalesces bursts of segments into one pass).
   const written = new Map<VodTrack, number>();
+  let growingAst: number | undefined;
   async function writeGrowing(): Promise<void> {
     if (!dirty) return;
     dirty = false;
@@ -286,9 +297,18 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
       await deps.blobs.put(`${root}/${t.output.name}/index.m3u8`, Buffer.from(mediaPlaylist(t, targetDuration, false)), { contentType: HLS, cacheControl: GROWING });
       written.set(t, n);
     }
-    if (!playable && tracks.every((t) => written.has(t))) {
-      const growing: VodPackage = { segmentSeconds: opts.segmentSeconds, durationSeconds: opts.source.durationSeconds, audio, tracks: tracks.map((t) => ({ info: t.info(), segments: [] })), captions: [] };
-      await deps.blobs.put(`${root}/master.m3u8`, Buffer.from(multivariant(growing)), { contentType: HLS, cacheControl: GROWING });
+    if (!tracks.every((t) => written.has(t))) return;
+    const growing: VodPackage = {
+      segmentSeconds: opts.segmentSeconds,
+      durationSeconds: opts.source.durationSeconds,
+      audio,
+      tracks: tracks.map((t) => ({ info: t.info(), segments: t.segments.slice(0, Math.max(written.get(t) ?? 0, 0)).map((x) => ({ msn: x.msn, start: x.startTime, duration: x.duration })) })),
+      captions: [],
+    };
+    growingAst ??= Date.now() - opts.segmentSeconds * 1000;
+    await deps.blobs.put(`${root}/manifest.mpd`, Buffer.from(vodMpd(growing, { availabilityStartTimeMs: growingAst })), { contentType: 'application/dash+xml', cacheControl: GROWING });
+    if (!playable) {
+      await deps.blobs.put(`${root}/master.m3u8`, Buffer.from(multivariant({ ...growing, tracks: growing.tracks.map((t) => ({ ...t, iframes: undefined })) })), { contentType: HLS, cacheControl: GROWING });
       playable = true;
       report();
     }
@@ -328,7 +348,7 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
     segmentSeconds: opts.segmentSeconds,
     durationSeconds,
     audio,
-    tracks: tracks.map((t) => ({ info: t.info(), segments: t.segments.map((x) => ({ msn: x.msn, start: x.startTime, duration: x.duration })) })),
+    tracks: tracks.map((t) => ({ info: t.info(), segments: t.segments.map((x) => ({ msn: x.msn, start: x.startTime, duration: x.duration })), ...(t.iframes.length ? { iframes: t.iframes } : {}) })),
     captions: [],
   };
   await deps.blobs.put(`${root}/${PACKAGE_NAME}`, Buffer.from(JSON.stringify(description)), { contentType: 'application/json', cacheControl: 'no-store' });
@@ -341,7 +361,7 @@ export interface VodPackage {
   segmentSeconds: number;
   durationSeconds: number;
   audio: VodAudioTrack[];
-  tracks: { info: RenditionInfo; segments: { msn: number; start: number; duration: number }[] }[];
+  tracks: { info: RenditionInfo; segments: { msn: number; start: number; duration: number }[]; iframes?: { msn: number; length: number; duration: number }[] }[];
   captions: VodCaption[];
 }
 
@@ -372,11 +392,24 @@ export async function writeVodManifests(blobs: BlobStore, assetId: string, pkg: 
     const playlist = ['#EXTM3U', '#EXT-X-VERSION:6', `#EXT-X-TARGETDURATION:${target}`, '#EXT-X-PLAYLIST-TYPE:VOD', '#EXT-X-MEDIA-SEQUENCE:0', `#EXTINF:${pkg.durationSeconds.toFixed(5)},`, 'captions.vtt', '#EXT-X-ENDLIST', ''].join('\n');
     await blobs.put(`${root}/${captionFolder(c.language)}/index.m3u8`, Buffer.from(playlist), { contentType: HLS, cacheControl: FINAL });
   }
+  for (const t of pkg.tracks) {
+    if (!t.iframes?.length) continue;
+    const lines = ['#EXTM3U', '#EXT-X-VERSION:6', `#EXT-X-TARGETDURATION:${Math.round(pkg.segmentSeconds)}`, '#EXT-X-PLAYLIST-TYPE:VOD', '#EXT-X-MEDIA-SEQUENCE:0', '#EXT-X-I-FRAMES-ONLY', '#EXT-X-MAP:URI="init.mp4"'];
+    for (const f of t.iframes) lines.push(`#EXTINF:${f.duration.toFixed(5)},`, `#EXT-X-BYTERANGE:${f.length}@0`, segmentName(f.msn));
+    lines.push('#EXT-X-ENDLIST', '');
+    await blobs.put(`${root}/${t.info.name}/iframes.m3u8`, Buffer.from(lines.join('\n')), { contentType: HLS, cacheControl: FINAL });
+  }
   await blobs.put(`${root}/manifest.mpd`, Buffer.from(vodMpd(pkg)), { contentType: 'application/dash+xml', cacheControl: FINAL });
   await blobs.put(`${root}/master.m3u8`, Buffer.from(multivariant(pkg)), { contentType: HLS, cacheControl: FINAL });
 }
 
-function vodMpd(pkg: VodPackage): string {
+/**
+ * The MPD: static once packaged; while the asset transcodes, dynamic, with every stored segment listed
+ * and the whole asset in the time-shift window, its availabilityStartTime the moment it became
+ * playable minus the first segment, so the live edge advances in real time from the start (the
+ * transcode runs ahead of it) and a viewer can seek back to zero. It turns static when the job ends.
+ */
+function vodMpd(pkg: VodPackage, growing?: { availabilityStartTimeMs: number }): string {
   const sets: DashAdaptationSet[] = [];
   const entries = (t: VodPackage['tracks'][number]) => t.segments.map((s) => ({ number: s.msn, start: s.start, duration: Math.round(s.duration * t.info.timescale) }));
   const representation = ({ info: r }: VodPackage['tracks'][number]) => ({ id: r.name, bandwidth: r.bandwidth, codecs: r.codec, width: r.width, height: r.height, frameRate: r.frameRate, sampleRate: r.sampleRate, channels: r.channels });
@@ -398,6 +431,12 @@ function vodMpd(pkg: VodPackage): string {
     });
   }
   const textTracks = pkg.captions.map((c) => ({ id: captionFolder(c.language), lang: c.language, label: c.label, url: `${captionFolder(c.language)}/captions.vtt` }));
+  if (growing) {
+    return toMpd(
+      { type: 'dynamic', availabilityStartTimeMs: growing.availabilityStartTimeMs, publishTimeMs: Date.now(), adaptationSets: sets },
+      { initializationTemplate: '$RepresentationID$/init.mp4', minimumUpdatePeriod: pkg.segmentSeconds, timeShiftBufferDepth: Math.max(pkg.durationSeconds, pkg.segmentSeconds), suggestedPresentationDelay: 2 * pkg.segmentSeconds },
+    );
+  }
   return toMpd({ type: 'static', availabilityStartTimeMs: 0, publishTimeMs: Date.now(), adaptationSets: sets, textTracks }, { initializationTemplate: '$RepresentationID$/init.mp4' });
 }
 
@@ -423,5 +462,16 @@ function multivariant(pkg: VodPackage): string {
       };
     });
   const subtitles = pkg.captions.map((c) => ({ uri: `${captionFolder(c.language)}/index.m3u8`, name: c.label, language: c.language }));
-  return toMultivariantPlaylist({ video, audio: audioRenditions, subtitles });
+  // Trick play: each rung's keyframes, at the peak rate they take when played one per segment.
+  const iframes = pkg.tracks
+    .filter((t) => t.iframes?.length)
+    .sort((a, b) => b.info.bandwidth - a.info.bandwidth)
+    .map(({ info, iframes: f }) => ({
+      uri: `${info.name}/iframes.m3u8`,
+      bandwidth: Math.ceil(Math.max(...f!.map((x) => (x.length * 8) / Math.max(0.001, x.duration)))),
+      codecs: info.codec,
+      width: info.width ?? 0,
+      height: info.height ?? 0,
+    }));
+  return toMultivariantPlaylist({ video, audio: audioRenditions, subtitles, iframes });
 }

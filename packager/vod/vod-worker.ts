@@ -103,7 +103,11 @@ export class VodWorker {
   }
 
   private async transcode(job: Job<VodJob>): Promise<{ result: VodPackaged; thumbnails?: VodThumbnails }> {
-    const { assetId, file, uploadedAtMs } = job.data;
+    return this.transcodeFile(job, job.data.file);
+  }
+
+  private async transcodeFile(job: Job<VodJob>, file: string): Promise<{ result: VodPackaged; thumbnails?: VodThumbnails }> {
+    const { assetId, uploadedAtMs } = job.data;
     const vod = this.config.vod;
     const tools = { ffmpegPath: this.config.live.ffmpegPath, ffprobePath: this.config.live.ffprobePath };
     const source = await inspectSource(file, { ...tools, maxDimension: vod.maxDimension, maxDurationSeconds: vod.maxDurationSeconds });
