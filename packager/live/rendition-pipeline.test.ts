@@ -141,7 +141,8 @@ describe('RenditionPipeline', () => {
     expect((await registry.getSingleMetric('packager_write_queue_depth')!.get()).values[0].value).toBe(pipeline.queueDepth);
     // Storage recovers; new media continues the stream after a discontinuity.
     stalled = false;
-    await new Promise((r) => setTimeout(r, 50));
+    // Let the backlog drain (on a loaded machine that takes more than a few milliseconds).
+    for (const deadline = Date.now() + 20_000; pipeline.queueDepth > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
     const more = liveLikeVideo(8);
     pipeline.restart(false);
     for (let i = 0; i < more.length; i += 4000) pipeline.push(more.subarray(i, i + 4000));
