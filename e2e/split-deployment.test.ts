@@ -170,7 +170,8 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
         const res = await fetch(playlist).catch(() => undefined);
         if (res?.ok) {
           const text = await res.text();
-          counts.push((text.match(/#EXTINF/g) ?? []).length);
+          // s3rver (not S3) can serve an object it is overwriting empty or cut short: only whole playlists count.
+          if (text.startsWith('#EXTM3U') && /(\.m4s|#EXT-X-ENDLIST)\n$/.test(text)) counts.push((text.match(/#EXTINF/g) ?? []).length);
           if (text.includes('#EXT-X-ENDLIST')) expect((text.match(/#EXTINF/g) ?? []).length).toBe(20);
         }
         await new Promise((r) => setTimeout(r, 200));

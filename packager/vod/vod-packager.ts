@@ -242,13 +242,20 @@ function mediaPlaylist(track: VodTrack, targetDuration: number, ended: boolean):
   );
 }
 
-/** Segments listed by an existing media playlist (0 when there is none). */
+/**
+ * Segments listed by an existing media playlist (0 when there is none). A store that overwrites in
+ * place (s3rver; not S3) can show an object empty while it is rewritten: such a read is tried again.
+ */
 async function listedSegments(blobs: BlobStore, key: string): Promise<number> {
-  const obj = await blobs.get(key);
-  if (!obj) return 0;
-  const chunks: Buffer[] = [];
-  for await (const c of obj.body) chunks.push(c as Buffer);
-  return (Buffer.concat(chunks).toString('utf8').match(/^#EXTINF:/gm) ?? []).length;
+  for (let attempt = 0; ; attempt++) {
+    const obj = await blobs.get(key);
+    if (!obj) return 0;
+    const chunks: Buffer[] = [];
+    for await (const c of obj.body) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    if (text.startsWith('#EXTM3U') || attempt >= 5) return (text.match(/^#EXTINF:/gm) ?? []).length;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Runs the ladder over the upload and writes the asset's media and manifests. */
