@@ -71,8 +71,6 @@ export interface LadderOutput {
   audioBitrateKbps?: number;
   /** Video copied from the source: its keyframes are where the publisher put them, not on the segment grid. */
   sourceGops?: boolean;
-  /** Source audio stream index (`0:a:N`) of an audio output. */
-  sourceAudioIndex?: number;
 }
 
 /** The argv (without the ffmpeg binary) and what arrives on each extra pipe. */
@@ -293,7 +291,7 @@ export function ffmpegLadderArgs(opts: LadderArgsOptions): LadderArgs {
   const audioTracks = vod?.audioTracks ?? (source.hasAudio ? [{ index: 0, name: 'audio' }] : []);
   for (const track of source.hasAudio ? audioTracks : []) {
     args.push('-map', vod ? `0:a:${track.index}` : input.audio, '-c:a', 'aac', '-b:a', `${audioKbps}k`, '-ac', '2', '-ar', '48000', ...fmp4, `pipe:${fd}`);
-    outputs.push({ name: track.name, kind: 'audio', fd: fd++, audioBitrateKbps: audioKbps, ...(vod ? { sourceAudioIndex: track.index } : {}) });
+    outputs.push({ name: track.name, kind: 'audio', fd: fd++, audioBitrateKbps: audioKbps });
   }
   return { args, outputs };
 }

@@ -7,7 +7,7 @@
  * it is stored, and a retried job does not shorten what an earlier attempt already listed.
  */
 import type { BlobStore, Logger, Rung } from '../../platform/index.js';
-import { captionFolder, type CaptionTrack, type RenditionInfo, type SegmentEntry } from '../contract.js';
+import { captionFolder, type CaptionTrack, type RenditionInfo } from '../contract.js';
 import { Fmp4StreamParser, type Fmp4Fragment, type TrackDefaults, type TrackInfo } from '../cmaf/fmp4-stream-parser.js';
 import { joinChunks } from '../cmaf/join-chunks.js';
 import { readFragmentSamples } from '../cmaf/moof.js';
@@ -102,7 +102,8 @@ class VodTrack {
   private parser = new Fmp4StreamParser();
   private segmenter?: CmafSegmenter;
   track?: TrackInfo;
-  readonly segments: SegmentEntry[] = [];
+  /** Stored segments: number, seconds, and decode time of the first sample (track ticks). */
+  readonly segments: { msn: number; duration: number; startTime: number }[] = [];
   private chain: Promise<void> = Promise.resolve();
   private failure?: Error;
   private bits = 0;
@@ -119,7 +120,6 @@ class VodTrack {
     private readonly blobs: BlobStore,
     private readonly prefix: string,
     private readonly segmentSeconds: number,
-    private readonly anchorMs: number,
     private readonly onStored: () => void,
   ) {
     this.parser.on('init', (init) => this.onInit(init.bytes, init.track, init.defaults));
@@ -167,13 +167,7 @@ class VodTrack {
   }
 
   private onSegment(s: CmafSegment): void {
-    const timescale = this.track!.timescale;
-    const entry: SegmentEntry = {
-      msn: s.msn,
-      duration: s.duration,
-      startTime: s.startDecodeTime,
-      programDateTimeMs: Math.round(this.anchorMs + (s.startDecodeTime / timescale) * 1000),
-    };
+    const entry = { msn: s.msn, duration: s.duration, startTime: s.startDecodeTime };
     const bytes = s.bytes;
     if (this.track!.kind === 'video' && this.defaults) {
       // The segment starts with its keyframe: moof, mdat header and that first sample are the I-frame.
@@ -272,8 +266,6 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
     vod: { crf: opts.crf, audioTracks: audio.map((a, index) => ({ index, name: a.name })) },
   });
   const targetDuration = Math.round(opts.segmentSeconds);
-  // A fixed clock for the MPD builder: media time t is "produced" at anchor + t.
-  const anchorMs = Date.UTC(2000, 0, 1);
   let playable = false;
   let writing: Promise<void> = Promise.resolve();
   let dirty = false;
@@ -284,7 +276,7 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
   };
   const tracks: VodTrack[] = ladder.outputs.map(
     (o) =>
-      new VodTrack(o, deps.blobs, `${root}/${o.name}`, opts.segmentSeconds, anchorMs, () => {
+      new VodTrack(o, deps.blobs, `${root}/${o.name}`, opts.segmentSeconds, () => {
         dirty = true;
         writing = writing.then(writeGrowing);
       }),
@@ -309,13 +301,13 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
       segmentSeconds: opts.segmentSeconds,
       durationSeconds: opts.source.durationSeconds,
       audio,
-      tracks: tracks.map((t) => ({ info: t.info(), segments: t.segments.slice(0, Math.max(written.get(t) ?? 0, 0)).map((x) => ({ msn: x.msn, start: x.startTime, duration: x.duration })) })),
+      tracks: tracks.map((t) => ({ info: t.info(), segments: t.segments.slice(0, written.get(t)).map((x) => ({ msn: x.msn, start: x.startTime, duration: x.duration })) })),
       captions: [],
     };
     growingAst ??= Date.now() - opts.segmentSeconds * 1000;
     await deps.blobs.put(`${root}/manifest.mpd`, Buffer.from(vodMpd(growing, { availabilityStartTimeMs: growingAst })), { contentType: 'application/dash+xml', cacheControl: GROWING });
     if (!playable) {
-      await deps.blobs.put(`${root}/master.m3u8`, Buffer.from(multivariant({ ...growing, tracks: growing.tracks.map((t) => ({ ...t, iframes: undefined })) })), { contentType: HLS, cacheControl: GROWING });
+      await deps.blobs.put(`${root}/master.m3u8`, Buffer.from(multivariant(growing)), { contentType: HLS, cacheControl: GROWING });
       playable = true;
       report();
     }
@@ -369,11 +361,9 @@ export interface VodPackage {
   durationSeconds: number;
   audio: VodAudioTrack[];
   tracks: { info: RenditionInfo; segments: { msn: number; start: number; duration: number }[]; iframes?: { msn: number; length: number; duration: number }[] }[];
-  captions: VodCaption[];
+  /** Caption tracks, each a WebVTT file at `{captionFolder(language)}/captions.vtt`. */
+  captions: CaptionTrack[];
 }
-
-/** A WebVTT caption track stored at `{captionFolder(language)}/captions.vtt`. */
-export type VodCaption = CaptionTrack;
 
 /** File name of the package description in the asset's folder. */
 export const PACKAGE_NAME = 'package.json';
