@@ -24,6 +24,8 @@ import { profilesRoutes } from './accounts/profiles-routes.js';
 import type { Services } from './http/route-context.js';
 import { TokenService } from './accounts/tokens.js';
 import { PlaybackPolicies } from './playback/playback-policies.js';
+import { catalogRoutes, createCatalog } from './catalog/index.js';
+import { createEngagement, engagementRoutes, type EngagementDomain } from './engagement/index.js';
 
 /** Every topic control-api publishes or consumes (the consumed ones are defined by their publishers). */
 export type ControlApiBusTopics = ControlApiTopics &
@@ -66,12 +68,22 @@ export function createServices(deps: ControlApiDeps, config: Config): Services {
   const tokens = new TokenService({ sql: deps.sql }, config.auth);
   const policies = new PlaybackPolicies({ sql: deps.sql, liveState: deps.liveState, logger });
   const assets = new AssetService({ sql: deps.sql, logger, bus: deps.bus, policies, blobs: deps.blobs, jobs: deps.jobs }, config);
+  const profiles = new ProfileService({ sql: deps.sql, liveState: deps.liveState }, config);
+  // Catalog and engagement read each other (titles ↔ continue watching), so one is handed to the other late.
+  let engagement: EngagementDomain | undefined;
+  const catalog = createCatalog({ sql: deps.sql, liveState: deps.liveState, assets, signals: () => engagement!.watching });
+  engagement = createEngagement(
+    { sql: deps.sql, liveState: deps.liveState, catalog: catalog.titles, profiles, onView: () => catalog.browse.viewsChanged() },
+    config.quotas,
+  );
   return {
     tokens,
     assets,
+    catalog,
+    engagement,
     uploads: new UploadService({ sql: deps.sql, logger, assets, jobs: deps.jobs, metrics: deps.metrics }, config),
     accounts: new AccountService({ sql: deps.sql, liveState: deps.liveState, tokens }, config),
-    profiles: new ProfileService({ sql: deps.sql, liveState: deps.liveState }, config),
+    profiles,
     liveStreams: new LiveStreamService({ sql: deps.sql, assets, logger, bus: deps.bus, policies }, config),
     policies,
   };
@@ -104,7 +116,7 @@ export async function buildControlApi(deps: ControlApiDeps, config: Config): Pro
       info: {
         title: 'streamforge control API',
         version: '1.0.0',
-        description: 'Accounts, profiles, live streams and assets. Errors are application/problem+json {type, title, status, detail, code}.',
+        description: 'Accounts, profiles, live streams, uploads and assets, the catalog (titles, search, browse) and engagement (progress, My List, likes, ratings, comments). Errors are application/problem+json {type, title, status, detail, code}.',
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
@@ -120,5 +132,11 @@ export async function buildControlApi(deps: ControlApiDeps, config: Config): Pro
   await app.register(uploadsRoutes, ctx);
   await app.register(playbackTokensRoutes, ctx);
   await app.register(internalRoutes, ctx);
+  const { services } = ctx;
+  await app.register(catalogRoutes, {
+    config, tokens: services.tokens, profiles: services.profiles, ...services.catalog,
+    viewerStates: (profileId, ids) => services.engagement.watching.viewerStates(profileId, ids),
+  });
+  await app.register(engagementRoutes, { tokens: services.tokens, profiles: services.profiles, ...services.engagement });
   return app as unknown as FastifyInstance;
 }

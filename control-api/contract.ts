@@ -238,3 +238,53 @@ export interface VodCaptionsJob {
 export function captionFolder(language: string): string {
   return `subs-${language.replace(/[^A-Za-z0-9-]/g, '').slice(0, 24)}`;
 }
+
+/** What a catalog title is: a film, a show (holding seasons of episodes), or one episode. */
+export type TitleType = 'movie' | 'series' | 'episode';
+
+/** What the active profile did with a title (present on viewer reads that carry a profile). */
+export interface TitleViewerState {
+  liked: boolean;
+  /** The profile's rating, 1-5. */
+  rating: number | null;
+  inWatchlist: boolean;
+  progress: { positionSeconds: number; finished: boolean; updatedAt: string } | null;
+}
+
+/** A catalog title as the API returns it. */
+export interface TitleView {
+  id: string;
+  type: TitleType;
+  name: string;
+  description: string;
+  /** Genre slugs (GET /v1/genres). */
+  genres: string[];
+  /** YYYY-MM-DD. */
+  releaseDate: string | null;
+  year: number | null;
+  maturityRating: MaturityRating;
+  /** Audio languages (BCP 47). */
+  languages: string[];
+  subtitleLanguages: string[];
+  cast: string[];
+  tags: string[];
+  assetId: string | null;
+  seriesId: string | null;
+  season: number | null;
+  episode: number | null;
+  downloadable: boolean;
+  /** Plan id a viewer needs (subscriptions), or null for every plan. */
+  requiredPlan: string | null;
+  status: 'draft' | 'published';
+  publishedAt: string | null;
+  /** Of the asset, copied when the title is published. */
+  durationSeconds: number | null;
+  poster: string | null;
+  likes: number;
+  rating: { average: number | null; count: number };
+  createdAt: string;
+  updatedAt: string;
+  viewer?: TitleViewerState;
+  /** Series only: episodes by season, in order. */
+  seasons?: { season: number; episodes: TitleView[] }[];
+}

@@ -1,11 +1,14 @@
 import type { Migration } from '../platform/index.js';
+import { catalogMigrations } from './catalog/migrations.js';
+import { engagementMigrations } from './engagement/migrations.js';
 
 /**
- * control-api schema. Plain SQL that runs unchanged on PGlite and Postgres: no extensions, ids are
+ * control-api schema. Plain SQL that runs unchanged on PGlite and Postgres (the one extension is
+ * pg_trgm, for catalog search); ids are
  * generated in TypeScript (crypto.randomUUID()), timestamps are set by the caller where ordering
  * matters (pagination cursors round-trip through JS Dates, which hold milliseconds only).
  */
-export const controlApiMigrations: Migration[] = [
+const coreMigrations: Migration[] = [
   {
     id: 'control_api_0001_accounts',
     up: `
@@ -153,3 +156,6 @@ export const controlApiMigrations: Migration[] = [
     `,
   },
 ];
+
+/** Every control-api migration: the core ones above, then each domain's (one history on PGlite and Postgres). */
+export const controlApiMigrations: Migration[] = [...coreMigrations, ...catalogMigrations, ...engagementMigrations];

@@ -45,12 +45,14 @@ export interface Config {
     refreshTtlSeconds: number;
     loginMaxAttempts: number;
     loginWindowSeconds: number;
+    /** Emails whose accounts become admins at their next login (ADMIN_EMAILS, comma-separated). */
+    adminEmails: string[];
     /** Accounts one client address may create per signupWindowSeconds. */
     signupMaxPerIp: number;
     signupWindowSeconds: number;
   };
   /** Per-account limits, so one account cannot start N ladders or fill the database. */
-  quotas: { liveStreams: number; liveSessions: number; pendingUploads: number; storageBytes: number };
+  quotas: { liveStreams: number; liveSessions: number; pendingUploads: number; storageBytes: number; commentsPerWindow: number; commentWindowSeconds: number };
   live: {
     partTargetSeconds: number;
     segmentSeconds: number;
@@ -265,6 +267,7 @@ export function loadConfig(env: Env = process.env, opts: { localSecrets?: boolea
       refreshTtlSeconds: num(env, 'REFRESH_TOKEN_TTL', 30 * 86400, 60),
       loginMaxAttempts: num(env, 'LOGIN_MAX_ATTEMPTS', 10, 1, 1000),
       loginWindowSeconds: num(env, 'LOGIN_WINDOW_SECONDS', 900, 1),
+      adminEmails: str(env, 'ADMIN_EMAILS', '').split(',').map((e) => e.trim().toLowerCase()).filter(Boolean),
       signupMaxPerIp: num(env, 'SIGNUP_MAX_PER_IP', 10, 1, 1_000_000),
       signupWindowSeconds: num(env, 'SIGNUP_WINDOW_SECONDS', 3600, 1),
     },
@@ -273,6 +276,8 @@ export function loadConfig(env: Env = process.env, opts: { localSecrets?: boolea
       liveSessions: num(env, 'QUOTA_LIVE_SESSIONS', 5, 1, 100_000),
       pendingUploads: num(env, 'QUOTA_PENDING_UPLOADS', 20, 1, 100_000),
       storageBytes: num(env, 'QUOTA_STORAGE_BYTES', 1024 ** 4, 1),
+      commentsPerWindow: num(env, 'COMMENTS_PER_WINDOW', 10, 1, 100_000),
+      commentWindowSeconds: num(env, 'COMMENTS_WINDOW_SECONDS', 60, 1, 86_400),
     },
     live: {
       partTargetSeconds: partTarget,

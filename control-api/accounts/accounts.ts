@@ -28,7 +28,7 @@ export class AccountService {
 
   constructor(
     private readonly deps: { sql: Sql; liveState: LiveState; tokens: TokenService },
-    config: Config,
+    private readonly config: Config,
   ) {
     this.signups = new FixedWindowLimiter(
       { liveState: deps.liveState },
@@ -97,7 +97,13 @@ export class AccountService {
       throw invalidCredentials();
     }
     await this.throttle.succeeded(account, clientIp);
-    return this.deps.tokens.issue({ accountId: row.id, role: row.role });
+    let role = row.role;
+    if (role !== 'admin' && this.config.auth.adminEmails.includes(row.email)) {
+      // ADMIN_EMAILS bootstraps administrators: the account is promoted at its next login.
+      await this.deps.sql.query(`UPDATE accounts SET role = 'admin' WHERE id = $1`, [row.id]);
+      role = 'admin';
+    }
+    return this.deps.tokens.issue({ accountId: row.id, role });
   }
 }
 

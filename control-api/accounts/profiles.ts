@@ -93,6 +93,11 @@ export class ProfileService {
     return rows.map(toView);
   }
 
+  /** One profile of the account; 404 when it is not one of its profiles. */
+  async get(accountId: string, id: string): Promise<ProfileView> {
+    return toView(await this.row(accountId, id));
+  }
+
   /** Adds a profile; 409 PROFILE_LIMIT beyond MAX_PROFILES. */
   create(accountId: string, input: ProfileInput & { name: string }): Promise<ProfileView> {
     return this.deps.sql.tx(async (q) => {

@@ -39,7 +39,8 @@ export const TokenPairSchema = Type.Object({
 });
 
 // Spelled out (not mapped from MATURITY_RATINGS) so the static type keeps the literals; the test checks they agree.
-const Rating = Type.Union(
+/** A maturity rating (profiles' ceilings, titles' ratings). */
+export const Rating = Type.Union(
   [Type.Literal('G'), Type.Literal('PG'), Type.Literal('PG-13'), Type.Literal('R'), Type.Literal('NC-17')],
   { description: 'MPAA scale, lowest first; kids profiles at most PG-13' },
 );

@@ -27,6 +27,9 @@ export const bearer = [{ bearerAuth: [] }];
 
 export const IsoDate = Type.String({ format: 'date-time' });
 
+/** `t` or null. */
+export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
 /** `:id` path parameter; not format-checked here so a malformed id is a 404 like any unknown id. */
 export const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) }, closed);
 

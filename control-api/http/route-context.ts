@@ -8,6 +8,8 @@ import type { LiveStreamService } from '../streams/live-streams.js';
 import type { ProfileService } from '../accounts/profiles.js';
 import type { TokenService } from '../accounts/tokens.js';
 import type { PlaybackPolicies } from '../playback/playback-policies.js';
+import type { CatalogDomain } from '../catalog/index.js';
+import type { EngagementDomain } from '../engagement/index.js';
 
 /** The fastify instance the route plugins see: TypeBox schemas type each handler's request and reply. */
 export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -21,6 +23,8 @@ export interface Services {
   assets: AssetService;
   uploads: UploadService;
   policies: PlaybackPolicies;
+  catalog: CatalogDomain;
+  engagement: EngagementDomain;
 }
 
 /** Options every route plugin receives. */

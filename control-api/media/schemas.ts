@@ -1,11 +1,9 @@
 /** TypeBox schemas of assets; the shared ones are in ../http/common-schemas.ts. */
 import { Type } from 'typebox';
-import { closed, IsoDate } from '../http/common-schemas.js';
+import { closed, IsoDate, Nullable } from '../http/common-schemas.js';
 import { Playback } from '../streams/schemas.js';
 
 const AssetStatus = Type.Union([Type.Literal('preparing'), Type.Literal('ready'), Type.Literal('errored')]);
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 const VodTracks = Type.Object({
   video: Type.Array(

@@ -1,4 +1,5 @@
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import type { Sql } from './sql.js';
 
 type Queryable = Pick<Transaction, 'query' | 'exec'>;
@@ -30,8 +31,11 @@ class PgliteSql implements Sql {
   }
 }
 
-/** Opens embedded Postgres persisted in dataDir (created if missing), or in memory when dataDir is undefined. */
+/**
+ * Opens embedded Postgres persisted in dataDir (created if missing), or in memory when dataDir is
+ * undefined. pg_trgm (catalog search) is available to CREATE EXTENSION, as on a Debian Postgres.
+ */
 export async function openPglite(dataDir?: string): Promise<Sql> {
-  const db = await PGlite.create(dataDir ? { dataDir } : {});
+  const db = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: { pg_trgm } });
   return new PgliteSql(db, db);
 }
