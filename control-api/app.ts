@@ -25,7 +25,7 @@ import type { Services } from './http/route-context.js';
 import { TokenService } from './accounts/tokens.js';
 import { PlaybackPolicies } from './playback/playback-policies.js';
 import { catalogRoutes, createCatalog } from './catalog/index.js';
-import { createEngagement, engagementRoutes, type EngagementDomain } from './engagement/index.js';
+import { createEngagement, engagementRoutes } from './engagement/index.js';
 
 /** Every topic control-api publishes or consumes (the consumed ones are defined by their publishers). */
 export type ControlApiBusTopics = ControlApiTopics &
@@ -70,9 +70,8 @@ export function createServices(deps: ControlApiDeps, config: Config): Services {
   const assets = new AssetService({ sql: deps.sql, logger, bus: deps.bus, policies, blobs: deps.blobs, jobs: deps.jobs }, config);
   const profiles = new ProfileService({ sql: deps.sql, liveState: deps.liveState }, config);
   // Catalog and engagement read each other (titles ↔ continue watching), so one is handed to the other late.
-  let engagement: EngagementDomain | undefined;
-  const catalog = createCatalog({ sql: deps.sql, liveState: deps.liveState, assets, signals: () => engagement!.watching });
-  engagement = createEngagement(
+  const catalog = createCatalog({ sql: deps.sql, liveState: deps.liveState, assets, signals: () => engagement.watching });
+  const engagement = createEngagement(
     { sql: deps.sql, liveState: deps.liveState, catalog: catalog.titles, profiles, onView: () => catalog.browse.viewsChanged() },
     config.quotas,
   );
