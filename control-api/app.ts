@@ -7,7 +7,7 @@ import type { IngestTopics } from '../ingest/contract.js';
 import type { PackagerTopics } from '../packager/contract.js';
 import { AccountService } from './accounts/accounts.js';
 import { AssetService } from './media/assets.js';
-import type { ControlApiTopics } from './contract.js';
+import { RECS_QUEUE, type ControlApiTopics } from './contract.js';
 import { BODY_LIMIT_BYTES, installErrorHandling } from './http/errors-plugin.js';
 import { installHttpMetrics } from './http/http-metrics.js';
 import { LiveStreamService } from './streams/live-streams.js';
@@ -70,9 +70,17 @@ export function createServices(deps: ControlApiDeps, config: Config): Services {
   const assets = new AssetService({ sql: deps.sql, logger, bus: deps.bus, policies, blobs: deps.blobs, jobs: deps.jobs }, config);
   const profiles = new ProfileService({ sql: deps.sql, liveState: deps.liveState }, config);
   // Catalog and engagement read each other (titles ↔ continue watching), so one is handed to the other late.
-  const catalog = createCatalog({ sql: deps.sql, liveState: deps.liveState, assets, signals: () => engagement.watching });
+  const catalog = createCatalog({
+    sql: deps.sql, liveState: deps.liveState, assets,
+    signals: () => ({
+      continueWatching: (viewer, limit) => engagement.watching.continueWatching(viewer, limit),
+      trending: (limit) => engagement.watching.trending(limit),
+      recentlyWatched: (profileId, limit) => engagement.watching.recentlyWatched(profileId, limit),
+      recommended: async (viewer, limit) => (await engagement.recommendations.forProfile(viewer, limit)).items.map((t) => t.id),
+    }),
+  });
   const engagement = createEngagement(
-    { sql: deps.sql, liveState: deps.liveState, catalog: catalog.titles, profiles, onView: () => catalog.browse.viewsChanged() },
+    { sql: deps.sql, liveState: deps.liveState, logger, catalog: catalog.titles, profiles, onView: () => catalog.browse.viewsChanged() },
     config.quotas,
   );
   return {
@@ -136,6 +144,9 @@ export async function buildControlApi(deps: ControlApiDeps, config: Config): Pro
     config, tokens: services.tokens, profiles: services.profiles, ...services.catalog,
     viewerStates: (profileId, ids) => services.engagement.watching.viewerStates(profileId, ids),
   });
-  await app.register(engagementRoutes, { tokens: services.tokens, profiles: services.profiles, ...services.engagement });
+  await app.register(engagementRoutes, {
+    tokens: services.tokens, profiles: services.profiles, ...services.engagement,
+    requestRefresh: deps.jobs ? () => deps.jobs!.send(RECS_QUEUE, {}, { singletonKey: 'recs-on-demand' }) : undefined,
+  });
   return app as unknown as FastifyInstance;
 }

@@ -219,6 +219,9 @@ export interface VodJob {
 /** pg-boss queue of VOD transcodes. */
 export const VOD_QUEUE = 'vod-transcode';
 
+/** pg-boss queue of recommendation refreshes (one per RECS_REFRESH_MINUTES cluster-wide, or on demand). */
+export const RECS_QUEUE = 'recs-refresh';
+
 /** pg-boss queue of caption changes: the VOD worker rewrites the asset's manifests with them. */
 export const VOD_CAPTIONS_QUEUE = 'vod-captions';
 

@@ -4,6 +4,7 @@ import { type Config, type Logger, migrate, type Unsubscribe } from '../platform
 import type { PublishAuthorizer, PublishMeta } from '../ingest/contract.js';
 import type { PackagerTopics } from '../packager/contract.js';
 import { buildControlApi, createServices, type ControlApiDeps } from './app.js';
+import { RECS_QUEUE } from './contract.js';
 import type {
   AssetStatus, AssetView, LiveStreamControl, LiveStreamStatus, MediaPolicy, PublishAuthorization, RecordingAssetInput,
 } from './contract.js';
@@ -25,6 +26,7 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
   private readonly unsubscribes: Unsubscribe[] = [];
   private listening = false;
   private expiryTimer?: NodeJS.Timeout;
+  private recsTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly deps: ControlApiDeps,
@@ -46,9 +48,30 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
     // Unfinished uploads past their expiry are marked timed_out and their bytes removed.
     this.expiryTimer = setInterval(() => void this.services.uploads.expire().catch((err: unknown) => this.logger.warn({ err }, 'expiring uploads failed')), 60_000);
     this.expiryTimer.unref();
+    await this.scheduleRecommendations();
     await this.app.listen({ port: this.config.ports.api, host: this.config.bindHost });
     this.listening = true;
     this.logger.info({ url: this.url }, 'control-api listening');
+  }
+
+  /**
+   * Works the recommendation queue and asks for a refresh every minute: pg-boss's singleton window
+   * (RECS_REFRESH_MINUTES) lets one job through per window across every control-api process.
+   */
+  private async scheduleRecommendations(): Promise<void> {
+    const jobs = this.deps.jobs;
+    if (!jobs) return;
+    await jobs.createQueue(RECS_QUEUE, { retryLimit: 2, retryDelaySeconds: 60, timeoutSeconds: this.config.recommendations.timeoutSeconds });
+    await jobs.work(RECS_QUEUE, { concurrency: 1, pollingIntervalSeconds: 5 }, async (job) => {
+      await this.services.engagement.recommendations.refresh(job.signal);
+    });
+    const request = () =>
+      void jobs
+        .send(RECS_QUEUE, {}, { singletonKey: 'recs-scheduled', singletonSeconds: this.config.recommendations.refreshMinutes * 60 })
+        .catch((err: unknown) => this.logger.warn({ err }, 'scheduling recommendations failed'));
+    request();
+    this.recsTimer = setInterval(request, 60_000);
+    this.recsTimer.unref();
   }
 
   /** `http://host:port` actually bound (useful with port 0), once started. */
@@ -63,6 +86,7 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
   async close(): Promise<void> {
     this.listening = false;
     clearInterval(this.expiryTimer);
+    clearInterval(this.recsTimer);
     this.services.policies.close();
     await Promise.allSettled(this.unsubscribes.splice(0).map((u) => u()));
     await this.app?.close();

@@ -5,11 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Logger } from '../platform/index.js';
+import { childModuleCommand, type Logger } from '../platform/index.js';
 import type { ParentMessage, RtmpWorkerConfig, WorkerMessage } from './worker-protocol.js';
 
 /** Typed events of {@link WorkerHost}. */
@@ -35,11 +31,7 @@ export interface WorkerHostConfig {
  */
 export function workerCommand(entry?: string): { modulePath: string; args: string[] } {
   if (entry) return { modulePath: entry, args: [] };
-  const dir = path.dirname(fileURLToPath(import.meta.url));
-  const js = path.join(dir, 'rtmp-worker-main.js');
-  if (fs.existsSync(js)) return { modulePath: js, args: [] };
-  const require = createRequire(import.meta.url);
-  return { modulePath: require.resolve('vite-node/vite-node.mjs'), args: [path.join(dir, 'rtmp-worker-main.ts')] };
+  return childModuleCommand(import.meta.url, 'rtmp-worker-main');
 }
 
 /** Runs and supervises the RTMP worker process. */

@@ -64,6 +64,8 @@ export interface Config {
     ffprobePath: string;
   };
   /** On-demand: uploads, the VOD job queue and the per-title ladder (README "VOD settings"). */
+  /** The scheduled recommender: how often every profile's recommendations are recomputed. */
+  recommendations: { refreshMinutes: number; timeoutSeconds: number };
   vod: {
     /** Where tus keeps uploads on the embedded default (`DATA_DIR/uploads`). */
     uploadDir: string;
@@ -288,6 +290,10 @@ export function loadConfig(env: Env = process.env, opts: { localSecrets?: boolea
       x264Preset: str(env, 'LIVE_X264_PRESET', 'veryfast'),
       ffmpegPath: str(env, 'FFMPEG_PATH', 'ffmpeg'),
       ffprobePath: str(env, 'FFPROBE_PATH', 'ffprobe'),
+    },
+    recommendations: {
+      refreshMinutes: num(env, 'RECS_REFRESH_MINUTES', 60, 1, 7 * 24 * 60),
+      timeoutSeconds: num(env, 'RECS_TIMEOUT_SECONDS', 1800, 10),
     },
     vod: {
       uploadDir: path.join(dataDir, 'uploads'),

@@ -18,6 +18,8 @@ export interface BrowseSignals {
   trending(limit: number): Promise<string[]>;
   /** Titles the profile watched lately, most recent first. */
   recentlyWatched(profileId: string, limit: number): Promise<string[]>;
+  /** The profile's recommendations (title ids, best first). */
+  recommended(viewer: Viewer, limit: number): Promise<string[]>;
 }
 
 /** A browse row. */
@@ -46,8 +48,8 @@ function offsetOf(cursor: string | undefined): number {
 const offsetCursor = (n: number) => Buffer.from(`o:${n}`).toString('base64url');
 
 /**
- * The home screen's rows for a profile: continue watching, trending now, new releases, editors'
- * collections, "because you watched X", then a row per genre. Shared rows are cached in LiveState
+ * The home screen's rows for a profile: continue watching, trending now, recommended for you, new
+ * releases, editors' collections, "because you watched X", then a row per genre. Shared rows are cached in LiveState
  * per maturity ceiling, keyed by a catalog version that publishing bumps and a views version that
  * new play sessions bump (at most every few seconds), so a cached row is never older than the
  * catalog it shows.
@@ -143,6 +145,7 @@ export class BrowseService {
         ids: async () => (await this.deps.signals.continueWatching(viewer, ROW_MAX_ITEMS)).map((c) => c.title.id),
       },
       { id: 'trending', title: 'Trending now', personal: false, ids: (c) => this.trendingIds(c) },
+      { id: 'recommended', title: 'Recommended for you', personal: true, ids: () => this.deps.signals.recommended(viewer, ROW_MAX_ITEMS / 2) },
       { id: 'new', title: 'New releases', personal: false, ids: (c) => this.newIds(c) },
       ...collections.map((col) => ({
         id: `collection:${col.id}`, title: col.name, personal: false,

@@ -14,7 +14,10 @@ export { maturityRank, requireProfile, TitleService, type TitleRow, type Viewer 
 export type { BrowseSignals } from './browse.js';
 
 /** What other domains may ask of the catalog. */
-export type Catalog = Pick<TitleService, 'visibleRow' | 'visibleByIds' | 'rowsByIds' | 'nextEpisode' | 'addView' | 'lockForCounters' | 'addToCounters'>;
+export type Catalog = Pick<
+  TitleService,
+  'visibleRow' | 'visibleByIds' | 'rowsByIds' | 'nextEpisode' | 'addView' | 'lockForCounters' | 'addToCounters' | 'recommendable' | 'seriesOf' | 'popularIds'
+>;
 
 /** The catalog's services. */
 export interface CatalogDomain {
@@ -36,6 +39,7 @@ export function createCatalog(deps: { sql: Sql; liveState: LiveState; assets: As
     continueWatching: (viewer, limit) => deps.signals().continueWatching(viewer, limit),
     trending: (limit) => deps.signals().trending(limit),
     recentlyWatched: (profileId, limit) => deps.signals().recentlyWatched(profileId, limit),
+    recommended: (viewer, limit) => deps.signals().recommended(viewer, limit),
   };
   const browse = new BrowseService({ sql: deps.sql, liveState: deps.liveState, titles, collections, signals });
   return { titles, search: new CatalogSearch({ sql: deps.sql }), collections, browse };

@@ -227,6 +227,29 @@ export class TitleService {
     });
   }
 
+  /** Every published movie and series with what the content model reads (the recommender's catalog). */
+  async recommendable(): Promise<{ id: string; genres: string[]; tags: string[]; cast_names: string[]; description: string }[]> {
+    return this.deps.sql.query(`SELECT id, genres, tags, cast_names, description FROM titles WHERE status = 'published' AND type <> 'episode' ORDER BY id`);
+  }
+
+  /** Episode → series for every episode among `ids` (the recommender counts episodes as their series). */
+  async seriesOf(ids: readonly string[]): Promise<Map<string, string>> {
+    const valid = ids.filter(isUuid);
+    if (valid.length === 0) return new Map();
+    const rows = await this.deps.sql.query<{ id: string; series_id: string }>(`SELECT id, series_id FROM titles WHERE id = ANY($1::uuid[]) AND series_id IS NOT NULL`, [valid]);
+    return new Map(rows.map((r) => [r.id, r.series_id]));
+  }
+
+  /** The most viewed movies and series the ceiling allows, in any of `genres` (all when empty). */
+  async popularIds(ceiling: MaturityRating, genres: readonly string[], limit: number): Promise<string[]> {
+    const rows = await this.deps.sql.query<{ id: string }>(
+      `SELECT t.id FROM titles t WHERE ${visibleTo('$1')} AND t.type <> 'episode' AND (cardinality($2::text[]) = 0 OR t.genres && $2::text[])
+        ORDER BY t.popularity DESC, t.published_at DESC, t.id LIMIT $3`,
+      [maturityRank(ceiling), genres, limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
   /** Rows of any status by id (the engagement domain's read of what a title is: type, series, order, duration). */
   async rowsByIds(ids: readonly string[]): Promise<TitleRow[]> {
     const valid = ids.filter(isUuid);

@@ -69,4 +69,15 @@ export const engagementMigrations: Migration[] = [
       CREATE INDEX comments_replies_idx ON comments (parent_id, created_at, id) WHERE parent_id IS NOT NULL;
     `,
   },
+  {
+    // What the scheduled recommender computed per profile, best first (filtered again when served).
+    id: 'control_api_0014_recommendations',
+    up: `
+      CREATE TABLE recommendations (
+        profile_id uuid PRIMARY KEY REFERENCES profiles (id) ON DELETE CASCADE,
+        title_ids uuid[] NOT NULL,
+        computed_at timestamptz NOT NULL
+      );
+    `,
+  },
 ];

@@ -6,10 +6,13 @@ import type { TokenService } from '../accounts/tokens.js';
 import { IdParams, bearer, errorResponses } from '../http/common-schemas.js';
 import {
   CommentBody, CommentListQuery, CommentPage, CommentParams, CommentSchema, ContinueWatching, HistoryPage, LikeSchema, ListQuery,
-  ModerateCommentBody, ProfileOnlyQuery, ProfileTitleParams, ProgressBody, ProgressSchema, RatingBody, RatingSchema, WatchlistPage,
+  ModerateCommentBody, ProfileOnlyQuery, RecommendationsSchema, ProfileTitleParams, ProgressBody, ProgressSchema, RatingBody, RatingSchema, WatchlistPage,
 } from './schemas.js';
 import type { SocialService } from './social.js';
 import type { WatchingService } from './watching.js';
+import type { RecommendationService } from './recommendations.js';
+import { AppError } from '../../platform/index.js';
+import { forbidden } from '../http/http-errors.js';
 
 /** What the engagement routes are built from. */
 export interface EngagementRouteDeps {
@@ -17,6 +20,9 @@ export interface EngagementRouteDeps {
   profiles: Pick<ProfileService, 'get'>;
   watching: WatchingService;
   social: SocialService;
+  recommendations: RecommendationService;
+  /** Queues a recommendation refresh now (absent without a job queue). */
+  requestRefresh?: () => Promise<string | null>;
 }
 
 const NoContent = { 204: Type.Null({ description: 'done' }), ...errorResponses };
@@ -81,6 +87,34 @@ export const engagementRoutes: FastifyPluginAsyncTypebox<EngagementRouteDeps> = 
     async (req, reply) => {
       await watching.removeFromWatchlist(await inProfile(req), req.params.titleId);
       return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/v1/profiles/:id/recommendations',
+    {
+      schema: {
+        tags: profileTags, summary: "The profile's recommendations (hybrid collaborative + content-based), refreshed on a schedule", security: bearer,
+        description: '`source` is `personal` once the recommender has seen the profile, else `popular-in-genres` (its favourite genres) or `popular`. Never a title the profile finished or may not see.',
+        params: IdParams, querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 50, default: 20 }) }, { additionalProperties: false }),
+        response: { 200: RecommendationsSchema, ...errorResponses },
+      },
+    },
+    async (req) => deps.recommendations.forProfile(await inProfile(req), req.query.limit),
+  );
+
+  app.post(
+    '/v1/recommendations/refresh',
+    {
+      schema: {
+        tags: profileTags, summary: 'Recompute every profile\'s recommendations now (admin)', security: bearer,
+        response: { 202: Type.Object({ queued: Type.Boolean({ description: 'false when a refresh is already queued' }) }), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      if (deps.tokens.authenticate(req.headers.authorization).role !== 'admin') throw forbidden('refreshing recommendations is for admins');
+      if (!deps.requestRefresh) throw new AppError(503, 'JOBS_UNAVAILABLE', 'this control-api has no job queue');
+      return reply.status(202).send({ queued: (await deps.requestRefresh()) !== null });
     },
   );
 

@@ -104,3 +104,10 @@ export const CommentPage = Type.Object({ items: Type.Array(CommentSchema), nextC
 
 /** PATCH comment (admin moderation). */
 export const ModerateCommentBody = Type.Object({ hidden: Type.Boolean() }, closed);
+
+/** GET recommendations. */
+export const RecommendationsSchema = Type.Object({
+  items: Type.Array(TitleSummarySchema),
+  source: Type.Union([Type.Literal('personal'), Type.Literal('popular-in-genres'), Type.Literal('popular')]),
+  computedAt: Nullable(IsoDate),
+});

@@ -26,6 +26,8 @@ export interface SendOptions {
   timeoutSeconds?: number;
   /** At most one queued-or-running job with this key. */
   singletonKey?: string;
+  /** With singletonKey: at most one such job per window of this many seconds, cluster-wide (a schedule). */
+  singletonSeconds?: number;
 }
 
 /** Settings of a queue. */
@@ -99,6 +101,7 @@ export class PgBossJobQueue implements JobQueue {
       ...(opts.retryLimit !== undefined ? { retryLimit: opts.retryLimit } : {}),
       ...(opts.timeoutSeconds !== undefined ? { expireInSeconds: Math.max(1, Math.round(opts.timeoutSeconds)) } : {}),
       ...(opts.singletonKey ? { singletonKey: opts.singletonKey } : {}),
+      ...(opts.singletonSeconds ? { singletonSeconds: opts.singletonSeconds } : {}),
     });
   }
 
