@@ -25,7 +25,7 @@ import type { Services } from './http/route-context.js';
 import { TokenService } from './accounts/tokens.js';
 import { PlaybackPolicies } from './playback/playback-policies.js';
 import { catalogRoutes, createCatalog } from './catalog/index.js';
-import { createEngagement, engagementRoutes } from './engagement/index.js';
+import { createEngagement, engagementRoutes, notificationsRoutes } from './engagement/index.js';
 
 /** Every topic control-api publishes or consumes (the consumed ones are defined by their publishers). */
 export type ControlApiBusTopics = ControlApiTopics &
@@ -66,6 +66,7 @@ export interface ControlApiDeps {
 export function createServices(deps: ControlApiDeps, config: Config): Services {
   const logger = deps.logger.child({ mod: 'control-api' });
   const tokens = new TokenService({ sql: deps.sql }, config.auth);
+  const accounts = new AccountService({ sql: deps.sql, liveState: deps.liveState, tokens }, config);
   const policies = new PlaybackPolicies({ sql: deps.sql, liveState: deps.liveState, logger });
   const assets = new AssetService({ sql: deps.sql, logger, bus: deps.bus, policies, blobs: deps.blobs, jobs: deps.jobs }, config);
   const profiles = new ProfileService({ sql: deps.sql, liveState: deps.liveState }, config);
@@ -78,9 +79,14 @@ export function createServices(deps: ControlApiDeps, config: Config): Services {
       recentlyWatched: (profileId, limit) => engagement.watching.recentlyWatched(profileId, limit),
       recommended: async (viewer, limit) => (await engagement.recommendations.forProfile(viewer, limit)).items.map((t) => t.id),
     }),
+    onFirstPublish: async (title) => {
+      if (title.type === 'episode' && title.seriesId) {
+        await engagement.notifications.newEpisode({ id: title.id, seriesId: title.seriesId, name: title.name, season: title.season, episode: title.episode, maturityRating: title.maturityRating });
+      }
+    },
   });
   const engagement = createEngagement(
-    { sql: deps.sql, liveState: deps.liveState, logger, catalog: catalog.titles, profiles, onView: () => catalog.browse.viewsChanged() },
+    { sql: deps.sql, liveState: deps.liveState, logger, catalog: catalog.titles, profiles, accounts, bus: deps.bus, onView: () => catalog.browse.viewsChanged() },
     config.quotas,
   );
   return {
@@ -89,7 +95,7 @@ export function createServices(deps: ControlApiDeps, config: Config): Services {
     catalog,
     engagement,
     uploads: new UploadService({ sql: deps.sql, logger, assets, jobs: deps.jobs, metrics: deps.metrics }, config),
-    accounts: new AccountService({ sql: deps.sql, liveState: deps.liveState, tokens }, config),
+    accounts,
     profiles,
     liveStreams: new LiveStreamService({ sql: deps.sql, assets, logger, bus: deps.bus, policies }, config),
     policies,
@@ -148,5 +154,6 @@ export async function buildControlApi(deps: ControlApiDeps, config: Config): Pro
     tokens: services.tokens, profiles: services.profiles, ...services.engagement,
     requestRefresh: deps.jobs ? () => deps.jobs!.send(RECS_QUEUE, {}, { singletonKey: 'recs-on-demand' }) : undefined,
   });
+  await app.register(notificationsRoutes, { tokens: services.tokens, notifications: services.engagement.notifications });
   return app as unknown as FastifyInstance;
 }

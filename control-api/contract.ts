@@ -189,6 +189,8 @@ export interface ControlApiTopics {
   'control.stream.enabled': { streamId: string; accountId: string; atMs: number };
   'control.stream.statusChanged': { streamId: string; accountId: string; status: LiveStreamStatus; atMs: number };
   'control.asset.created': { assetId: string; accountId: string; liveStreamId: string | null; atMs: number };
+  /** A notification was stored for an account: every control-api process writes it to that account's sockets. */
+  'control.notification.created': { accountId: string; notification: { id: string; seq: number; kind: string; data: Record<string, unknown>; createdAt: string; readAt: string | null } };
 }
 
 /**

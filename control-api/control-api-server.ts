@@ -152,14 +152,32 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
       await bus.subscribe('packager.session.ended', (m) => this.onStatus(m.streamId, 'ended'), { group: GROUP }),
       await bus.subscribe('packager.recording.ready', (m) => this.onRecordingReady(m), { group: GROUP }),
       await bus.subscribe('vod.asset.progress', (m) => this.services.assets.onProgress(m), { group: GROUP }),
-      await bus.subscribe('vod.asset.ready', (m) => this.services.assets.onReady(m), { group: GROUP }),
+      await bus.subscribe('vod.asset.ready', (m) => this.onAssetDone(m.assetId, () => this.services.assets.onReady(m)), { group: GROUP }),
       await bus.subscribe('vod.asset.captions', (m) => this.services.assets.onCaptions(m), { group: GROUP }),
-      await bus.subscribe('vod.asset.errored', (m) => this.services.assets.setErrored(m.assetId, { code: m.code, message: m.message }), { group: GROUP }),
+      await bus.subscribe(
+        'vod.asset.errored',
+        (m) => this.onAssetDone(m.assetId, () => this.services.assets.setErrored(m.assetId, { code: m.code, message: m.message }), { code: m.code, message: m.message }),
+        { group: GROUP },
+      ),
     );
   }
 
   private async onStatus(streamId: string, status: LiveStreamStatus): Promise<void> {
-    if (!(await this.setStreamStatus(streamId, status))) this.logger.warn({ streamId, status }, 'status for unknown stream');
+    const before = status === 'live' ? await this.services.liveStreams.summary(streamId) : undefined;
+    if (!(await this.setStreamStatus(streamId, status))) {
+      this.logger.warn({ streamId, status }, 'status for unknown stream');
+      return;
+    }
+    // A reconnect inside the grace window finds the stream still live: followers hear of a session once.
+    if (before && before.status !== 'live') await this.services.engagement.notifications.creatorWentLive(before);
+  }
+
+  /** A transcode finished (or failed): record it, then tell the uploader. */
+  private async onAssetDone(assetId: string, record: () => Promise<unknown>, error?: { code: string; message: string }): Promise<void> {
+    await record();
+    const owner = await this.services.assets.ownerOf(assetId);
+    if (!owner?.uploadId) return;
+    await this.services.engagement.notifications.notify(owner.accountId, error ? 'upload.failed' : 'upload.ready', { assetId, title: owner.title, ...(error ?? {}) });
   }
 
   private async onRecordingReady(m: PackagerTopics['packager.recording.ready']): Promise<void> {

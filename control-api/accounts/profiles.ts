@@ -98,6 +98,14 @@ export class ProfileService {
     return toView(await this.row(accountId, id));
   }
 
+  /** Whose these profiles are, and their ceilings (other domains' read of profiles they hold ids of). */
+  async owners(ids: readonly string[]): Promise<{ id: string; accountId: string; maturityCeiling: MaturityRating }[]> {
+    const valid = ids.filter(isUuid);
+    if (valid.length === 0) return [];
+    const rows = await this.deps.sql.query<ProfileRow>(`SELECT * FROM profiles WHERE id = ANY($1::uuid[])`, [valid]);
+    return rows.map((r) => ({ id: r.id, accountId: r.account_id, maturityCeiling: r.maturity_ceiling }));
+  }
+
   /** Adds a profile; 409 PROFILE_LIMIT beyond MAX_PROFILES. */
   create(accountId: string, input: ProfileInput & { name: string }): Promise<ProfileView> {
     return this.deps.sql.tx(async (q) => {

@@ -3,6 +3,7 @@
  * and browse rows. Other domains use `Catalog` (what a title is and who may see it), never its tables.
  */
 import type { LiveState, Sql } from '../../platform/index.js';
+import type { TitleView } from '../contract.js';
 import { BrowseService, type BrowseSignals } from './browse.js';
 import { CollectionService } from './collections.js';
 import { CatalogSearch } from './search.js';
@@ -31,9 +32,15 @@ export interface CatalogDomain {
  * Builds the catalog over its ports. `signals` (continue watching, trending) come from the engagement
  * domain, which itself reads the catalog, so they are asked for lazily.
  */
-export function createCatalog(deps: { sql: Sql; liveState: LiveState; assets: AssetLookup; signals: () => BrowseSignals }): CatalogDomain {
+export function createCatalog(deps: {
+  sql: Sql;
+  liveState: LiveState;
+  assets: AssetLookup;
+  signals: () => BrowseSignals;
+  onFirstPublish?: (title: TitleView) => Promise<void>;
+}): CatalogDomain {
   const changed = (): Promise<void> => browse.catalogChanged();
-  const titles = new TitleService({ sql: deps.sql, assets: deps.assets, onChange: changed });
+  const titles = new TitleService({ sql: deps.sql, assets: deps.assets, onChange: changed, onFirstPublish: deps.onFirstPublish });
   const collections = new CollectionService({ sql: deps.sql, onChange: changed });
   const signals: BrowseSignals = {
     continueWatching: (viewer, limit) => deps.signals().continueWatching(viewer, limit),

@@ -151,7 +151,15 @@ export interface TitlePageView {
  * published ones their profile's maturity ceiling allows, and a title they may not see is a 404.
  */
 export class TitleService {
-  constructor(private readonly deps: { sql: Sql; assets: AssetLookup; onChange?: () => Promise<void> }) {}
+  constructor(
+    private readonly deps: {
+      sql: Sql;
+      assets: AssetLookup;
+      onChange?: () => Promise<void>;
+      /** A title was published for the first time (new-episode notifications). */
+      onFirstPublish?: (title: TitleView) => Promise<void>;
+    },
+  ) {}
 
   /** Creates a draft title; an episode names its series, season and episode number. */
   async create(viewer: Viewer, input: TitleInput & { type: TitleType; name: string; maturityRating: MaturityRating }): Promise<TitleView> {
@@ -330,7 +338,9 @@ export class TitleService {
       [id, new Date(), duration, poster],
     );
     await this.changed();
-    return toTitleView(updated);
+    const view = toTitleView(updated);
+    if (row.published_at === null) await this.deps.onFirstPublish?.(view);
+    return view;
   }
 
   /** Takes a title out of the catalog (a draft again; published_at is kept for "new releases" order). */

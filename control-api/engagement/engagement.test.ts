@@ -198,6 +198,27 @@ function engagementFlow(open: () => Promise<{ sql: Sql; drop?: () => Promise<voi
     expect((await t.app.inject({ method: 'GET', url: `/v1/titles/${rMovie.id}/comments?profileId=${kids.id}`, headers: family.auth })).statusCode).toBe(404);
   });
 
+  it('tells the accounts that list a series of its new episodes (if the listing profile may see them)', async () => {
+    const other = await t.signup();
+    const otherKid = await addProfile(t, other.auth, { name: 'Kid', kind: 'kids' });
+    await put(`/v1/profiles/${kids.id}/watchlist/${series.id}`);
+    await put(`/v1/profiles/${otherKid.id}/watchlist/${series.id}`, undefined, other.auth);
+    const publishEpisode = async (episode: number, rating: string) => {
+      const res = await t.app.inject({
+        method: 'POST', url: '/v1/titles', headers: creator.auth,
+        payload: { type: 'episode', seriesId: series.id, season: 3, episode, name: `S3E${episode}`, maturityRating: rating, assetId: await readyAsset(t, creator.accountId) },
+      });
+      await t.app.inject({ method: 'POST', url: `/v1/titles/${res.json().id}/publish`, headers: creator.auth });
+      return res.json().id as string;
+    };
+    const g = await publishEpisode(1, 'G');
+    await publishEpisode(2, 'PG-13'); // above both kids profiles' PG ceiling: nobody listed it who may see it
+    const mine = (await get('/v1/notifications')).json().items as { kind: string; data: { titleId: string } }[];
+    expect(mine.filter((n) => n.kind === 'series.newEpisode').map((n) => n.data.titleId)).toEqual([g]);
+    const theirs = (await get('/v1/notifications', other.auth)).json().items as { kind: string; data: { titleId: string } }[];
+    expect(theirs.map((n) => n.data.titleId)).toEqual([g]);
+  });
+
   it('puts what is watched into trending and "because you watched"', async () => {
     await publishedTitle(t, creator, { name: 'Ronin', maturityRating: 'R', genres: ['crime', 'thriller'] });
     await progress(adult.id, rMovie.id, { positionSeconds: 300, sessionId: 'heat' });

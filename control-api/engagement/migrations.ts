@@ -80,4 +80,28 @@ export const engagementMigrations: Migration[] = [
       );
     `,
   },
+  {
+    // Stored notifications (seq is the replay cursor of a reconnecting socket) and who follows whom.
+    id: 'control_api_0015_notifications',
+    up: `
+      CREATE TABLE notifications (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id uuid NOT NULL UNIQUE,
+        account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        kind text NOT NULL,
+        data jsonb NOT NULL,
+        created_at timestamptz NOT NULL,
+        read_at timestamptz
+      );
+      CREATE INDEX notifications_account_idx ON notifications (account_id, seq DESC);
+      CREATE INDEX notifications_unread_idx ON notifications (account_id) WHERE read_at IS NULL;
+      CREATE TABLE follows (
+        follower_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        creator_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (follower_id, creator_id)
+      );
+      CREATE INDEX follows_creator_idx ON follows (creator_id);
+    `,
+  },
 ];

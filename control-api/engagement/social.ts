@@ -49,7 +49,14 @@ export class SocialService {
   private readonly commentLimiter: FixedWindowLimiter;
 
   constructor(
-    private readonly deps: { sql: Sql; liveState: LiveState; catalog: Catalog; profiles: ProfileNames },
+    private readonly deps: {
+      sql: Sql;
+      liveState: LiveState;
+      catalog: Catalog;
+      profiles: ProfileNames;
+      /** Someone replied to a comment of another account. */
+      onReply?: (parentAuthor: string, reply: CommentView) => Promise<void>;
+    },
     config: { commentsPerWindow: number; commentWindowSeconds: number },
   ) {
     this.commentLimiter = new FixedWindowLimiter(
@@ -114,6 +121,7 @@ export class SocialService {
     if ([...body].length > COMMENT_MAX_CHARS) throw badRequest('COMMENT_TOO_LONG', `a comment is at most ${COMMENT_MAX_CHARS} characters`);
     await this.commentLimiter.hit([viewer.accountId], 'comment');
     const { name } = await this.deps.profiles.get(viewer.accountId, profile.id);
+    let parentAuthor: string | undefined;
     const row = await this.deps.sql.tx(async (q) => {
       if (input.parentId !== undefined) {
         const [parent] = isUuid(input.parentId)
@@ -122,6 +130,7 @@ export class SocialService {
         if (!parent || parent.status === 'hidden') throw notFound('parent comment');
         if (parent.parent_id) throw badRequest('THREAD_TOO_DEEP', 'replies go to a top-level comment (threads are one level deep)');
         await q.query(`UPDATE comments SET reply_count = reply_count + 1 WHERE id = $1`, [parent.id]);
+        parentAuthor = parent.account_id;
       }
       const [inserted] = await q.query<CommentRow>(
         `INSERT INTO comments (id, title_id, account_id, profile_id, author_name, parent_id, body, created_at)
@@ -130,7 +139,9 @@ export class SocialService {
       );
       return inserted;
     });
-    return this.toView(row, viewer);
+    const view = this.toView(row, viewer);
+    if (parentAuthor && parentAuthor !== viewer.accountId) await this.deps.onReply?.(parentAuthor, view);
+    return view;
   }
 
   /**

@@ -119,6 +119,13 @@ export class AssetService {
     );
   }
 
+  /** Who owns an asset and what it is called (for notifications); undefined when it is gone. */
+  async ownerOf(id: string): Promise<{ accountId: string; title: string; uploadId: string | null } | undefined> {
+    if (!isUuid(id)) return undefined;
+    const [row] = await this.deps.sql.query<AssetRow>(`SELECT * FROM assets WHERE id = $1`, [id]);
+    return row && { accountId: row.account_id, title: row.title, uploadId: row.upload_id };
+  }
+
   /** Registers the asset of a finished upload (status preparing until its job reports). */
   async createUploaded(input: { id: string; accountId: string; uploadId: string; title: string; description?: string; playbackPolicy?: 'public' | 'signed' }): Promise<void> {
     const policy = input.playbackPolicy ?? 'public';

@@ -181,6 +181,13 @@ export class LiveStreamService {
     return rows.filter((r) => publisherPresent(r)).length;
   }
 
+  /** A stream's owner, title and status (for notifications); undefined when it does not exist. */
+  async summary(id: string): Promise<{ id: string; accountId: string; title: string; status: LiveStreamStatus } | undefined> {
+    if (!isUuid(id)) return undefined;
+    const [row] = await this.deps.sql.query<LiveStreamRow>(`SELECT * FROM live_streams WHERE id = $1`, [id]);
+    return row && { id: row.id, accountId: row.account_id, title: row.title, status: row.status };
+  }
+
   /** Records a status change reported by the live pipeline; false when the stream does not exist. */
   async setStatus(id: string, status: LiveStreamStatus): Promise<boolean> {
     if (!isUuid(id)) return false;
