@@ -129,7 +129,7 @@ async function timedRequests(app: FastifyInstance, urls: string[], headers: (k: 
 
 /** Runs the searches, browses and EXPLAINs on a loaded database. */
 export async function measureCatalog(sql: Sql, engine: string, opts: CatalogBenchOptions, loadSeconds: number, progress: (msg: string) => void): Promise<CatalogEngineResult> {
-  const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: crypto.randomBytes(32).toString('hex'), INTERNAL_TOKEN: 'bench', API_PORT: '0' });
+  const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: crypto.randomBytes(32).toString('hex'), INTERNAL_TOKEN: crypto.randomBytes(32).toString('hex'), API_PORT: '0' });
   const logger = createLogger('silent');
   const liveState = new MemoryLiveState();
   const deps = { sql, liveState, logger, metrics: createMetricsRegistry(false) };

@@ -199,6 +199,26 @@ function catalogFlow(open: () => Promise<{ sql: Sql; drop?: () => Promise<void> 
     expect((await t.app.inject({ method: 'GET', url: '/v1/genres' })).json().items.map((g: { slug: string }) => g.slug)).toContain('polka');
   });
 
+  it('issues playback for a title to a profile allowed to watch it, with the resume position', async () => {
+    const signing = await createTestApp({ sql: t.sql, env: { PLAYBACK_SIGNING_KEY: 'k'.repeat(40) } });
+    try {
+      const token = (body: object) => signing.app.inject({ method: 'POST', url: '/v1/playback-tokens', headers: family.auth, payload: body });
+      const restricted = await token({ titleId: rated.id, profileId: kids.id });
+      expect(restricted.statusCode).toBe(403);
+      expect(restricted.json().code).toBe('MATURITY_RESTRICTED');
+      expect((await token({ titleId: rated.id })).json().code).toBe('PROFILE_REQUIRED');
+      expect((await token({ titleId: series.id, profileId: adult.id })).json().code).toBe('NOT_PLAYABLE');
+      expect((await token({ titleId: crypto.randomUUID(), profileId: adult.id })).statusCode).toBe(404);
+      await signing.app.inject({ method: 'PUT', url: `/v1/profiles/${adult.id}/progress/${rated.id}`, headers: family.auth, payload: { positionSeconds: 42 } });
+      const ok = await token({ titleId: rated.id, profileId: adult.id });
+      expect(ok.statusCode).toBe(201);
+      expect(ok.json()).toMatchObject({ titleId: rated.id, resumeFromSeconds: 42 });
+      expect(ok.json().playback.hls).toMatch(new RegExp(`/t/${ok.json().token}/vod/${rated.assetId}/master\\.m3u8$`));
+    } finally {
+      await signing.close();
+    }
+  });
+
   it('shares a published title as a public page with Open Graph tags', async () => {
     const share = (await get(`/v1/titles/${interstellar.id}/share?profileId=${adult.id}`, family.auth)).json();
     expect(share.url).toBe(`http://media.example.test:${t.config.ports.api}/share/titles/${interstellar.id}`);

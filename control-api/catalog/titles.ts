@@ -218,6 +218,20 @@ export class TitleService {
     return row;
   }
 
+  /**
+   * A published movie or episode the ceiling allows, with its asset: 404 unpublished (or unknown),
+   * 403 MATURITY_RESTRICTED above the ceiling, 400 NOT_PLAYABLE for a series, 409 TITLE_NOT_PLAYABLE
+   * when its asset is gone.
+   */
+  async playable(ceiling: MaturityRating, id: string): Promise<TitleView & { assetId: string }> {
+    const row = await this.visibleRow('NC-17', id);
+    if (row.maturity_rank > maturityRank(ceiling)) throw new AppError(403, 'MATURITY_RESTRICTED', `this title is rated ${row.maturity_rating}, above the profile's ceiling of ${ceiling}`);
+    await this.visibleRow(ceiling, id); // an episode of a series above the ceiling
+    if (row.type === 'series') throw badRequest('NOT_PLAYABLE', 'a series plays through its episodes');
+    if (!row.asset_id) throw conflict('TITLE_NOT_PLAYABLE', 'the title has no media (its asset was deleted)');
+    return { ...toTitleView(row), assetId: row.asset_id };
+  }
+
   /** A published title for its public share page (any rating: the page shows what a poster would), else 404. */
   async publicRow(id: string): Promise<TitleView> {
     return toTitleView(await this.visibleRow('NC-17', id));
