@@ -102,10 +102,12 @@ export async function loadCatalog(sql: Sql, opts: CatalogBenchOptions, progress:
   progress('views for trending (last 7 days)');
   await sql.query(
     `INSERT INTO title_views (profile_id, session_id, title_id, viewed_at)
-     SELECT md5('p' || (1 + n % $2::int))::uuid, 'v' || n, md5('t' || (1 + ((n * 48271) % $3::int)))::uuid, now() - ((n % 10080) || ' minutes')::interval
+     SELECT md5('p' || (1 + n % $2::int))::uuid, 'v' || n, md5('t' || (1 + ((n::bigint * 48271) % $3::int)))::uuid, now() - ((n % 10080) || ' minutes')::interval
        FROM generate_series(1, $1::int) AS n ON CONFLICT DO NOTHING`,
     [Math.min(200_000, opts.progressRows / 5), opts.profiles, Math.min(opts.titles, 5000)],
   );
+  // The product keeps this rollup as views arrive (engagement/watching.ts).
+  await sql.query(`INSERT INTO title_view_days (title_id, day, views) SELECT title_id, (viewed_at AT TIME ZONE 'UTC')::date, count(*) FROM title_views GROUP BY 1, 2 ON CONFLICT DO NOTHING`);
   progress('ANALYZE');
   await sql.query(`ANALYZE`);
 }
@@ -180,17 +182,23 @@ export async function measureCatalog(sql: Sql, engine: string, opts: CatalogBenc
 
 /** The hot queries, as the services run them; a plan node "Seq Scan on titles|watch_progress|…" is a finding. */
 export async function explainHotQueries(sql: Sql, profileId: string): Promise<{ query: string; seqScans: string[]; ms: number }[]> {
-  const visible = `t.status = 'published' AND t.maturity_rank <= 4 AND (t.series_id IS NULL OR EXISTS (SELECT 1 FROM titles s WHERE s.id = t.series_id AND s.status = 'published' AND s.maturity_rank <= 4))`;
+  const visible = `t.status = 'published' AND t.maturity_rank <= 4 AND (t.series_id IS NULL OR (SELECT s.status = 'published' AND s.maturity_rank <= 4 FROM titles s WHERE s.id = t.series_id))`;
+  const branch = (column: string) =>
+    `(SELECT t.id FROM titles t, src WHERE t.${column} && src.${column} AND t.status = 'published' AND t.type <> 'episode' ORDER BY t.popularity DESC LIMIT 300)`;
   const queries: [string, string][] = [
     ['list newest', `SELECT t.id FROM titles t WHERE ${visible} AND t.type <> 'episode' ORDER BY t.published_at DESC, t.id DESC LIMIT 21`],
     ['list by genre', `SELECT t.id FROM titles t WHERE ${visible} AND t.type <> 'episode' AND t.genres @> ARRAY['drama']::text[] ORDER BY t.published_at DESC, t.id DESC LIMIT 21`],
     ['genre row (popular)', `SELECT t.id FROM titles t WHERE ${visible} AND t.type <> 'episode' AND t.genres @> ARRAY['drama']::text[] ORDER BY t.popularity DESC, t.published_at DESC, t.id LIMIT 100`],
     ['search', `SELECT t.id FROM titles t WHERE ${visible} AND t.type <> 'episode' AND (t.search_vector @@ websearch_to_tsquery('english', 'shadow river') OR t.search_vector @@ to_tsquery('simple', 'shadow:* & river:*') OR 'shadow river' <% t.name) LIMIT 21`],
     ['search typo', `SELECT t.id FROM titles t WHERE ${visible} AND ('intersteller' <% t.name) LIMIT 21`],
+    ['because you watched', `WITH src AS (SELECT genres, tags, cast_names FROM titles WHERE id = md5('t5')::uuid), candidates AS (${branch('tags')} UNION ${branch('cast_names')} UNION ${branch('genres')})
+      SELECT t.id FROM titles t JOIN candidates c ON c.id = t.id, src WHERE ${visible} AND t.id <> md5('t5')::uuid
+      ORDER BY 2 * cardinality(ARRAY(SELECT unnest(t.genres) INTERSECT SELECT unnest(src.genres))) + cardinality(ARRAY(SELECT unnest(t.tags) INTERSECT SELECT unnest(src.tags))) DESC, t.popularity DESC, t.id LIMIT 100`],
+    ['episodes of a series', `SELECT t.id FROM titles t WHERE t.series_id = md5('t10')::uuid AND ${visible} ORDER BY t.season, t.episode`],
     ['continue watching', `SELECT * FROM watch_progress WHERE profile_id = '${profileId}' ORDER BY updated_at DESC LIMIT 300`],
     ['history page', `SELECT * FROM watch_progress WHERE profile_id = '${profileId}' ORDER BY updated_at DESC, title_id DESC LIMIT 21`],
     ['progress upsert lookup', `SELECT * FROM watch_progress WHERE profile_id = '${profileId}' AND title_id = md5('t1')::uuid`],
-    ['trending', `SELECT title_id FROM title_views WHERE viewed_at > now() - interval '7 days' GROUP BY title_id ORDER BY sum(power(0.5, extract(epoch FROM (now() - viewed_at)) / 86400)) DESC LIMIT 300`],
+    ['trending', `SELECT title_id FROM title_view_days WHERE day > (now() AT TIME ZONE 'UTC')::date - 7 GROUP BY title_id ORDER BY sum(views * power(0.5, ((now() AT TIME ZONE 'UTC')::date - day)::float8)) DESC, title_id LIMIT 300`],
   ];
   const out: { query: string; seqScans: string[]; ms: number }[] = [];
   for (const [name, text] of queries) {
@@ -199,7 +207,8 @@ export async function explainHotQueries(sql: Sql, profileId: string): Promise<{ 
     const doc = (typeof plan === 'string' ? JSON.parse(plan) : plan) as { Plan: PlanNode; 'Execution Time': number }[];
     const seq: string[] = [];
     const walk = (n: PlanNode) => {
-      if (n['Node Type'] === 'Seq Scan' && n['Relation Name']) seq.push(n['Relation Name']);
+      // A node the executor never ran (a subplan no row needed) scanned nothing.
+      if (n['Node Type'] === 'Seq Scan' && n['Relation Name'] && (n['Actual Loops'] ?? 1) > 0) seq.push(n['Relation Name']);
       for (const c of n.Plans ?? []) walk(c);
     };
     walk(doc[0].Plan);
@@ -211,5 +220,6 @@ export async function explainHotQueries(sql: Sql, profileId: string): Promise<{ 
 interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
+  'Actual Loops'?: number;
   Plans?: PlanNode[];
 }

@@ -30,7 +30,7 @@ export function formatCatalogReport(results: CatalogEngineResult[], opts: Catalo
   row('search, a typo', (r) => r.searchTypo);
   row('search, a prefix (3-5 letters)', (r) => r.searchPrefix);
   row('browse, every shared row recomputed', (r) => r.browseCold);
-  row('browse, shared rows cached', (r) => r.browseWarm);
+  row('browse, shared rows cached (personal rows computed)', (r) => r.browseWarm);
   row('continue watching', (r) => r.continueWatching);
   out.push(`| load (s) | ${results.map((r) => r.loadSeconds.toFixed(1)).join(' | ')} |`, '');
   out.push('| hot query (EXPLAIN ANALYZE) | ' + results.map((r) => `${r.engine}: seq scans, ms`).join(' | ') + ' |', '|---|' + results.map(() => '---').join('|') + '|');
@@ -42,7 +42,8 @@ export function formatCatalogReport(results: CatalogEngineResult[], opts: Catalo
   if (pg) {
     const searchP99 = Math.max(pg.search.p99, pg.searchTypo.p99, pg.searchPrefix.p99);
     out.push(`| Postgres: search p99 (worst of the three kinds) | ≤ 50 ms | ${searchP99} ms | ${verdict(searchP99 <= 50)} |`);
-    out.push(`| Postgres: browse p99, rows recomputed | ≤ 100 ms | ${pg.browseCold.p99} ms | ${verdict(pg.browseCold.p99 <= 100)} |`);
+    out.push(`| Postgres: browse p99 (shared rows cached as designed, personal rows computed) | ≤ 100 ms | ${pg.browseWarm.p99} ms | ${verdict(pg.browseWarm.p99 <= 100)} |`);
+    out.push(`| Postgres: browse p99 with every row recomputed (after a publish) | (≤ 100 ms) | ${pg.browseCold.p99} ms | ${verdict(pg.browseCold.p99 <= 100)} |`);
   }
   for (const r of results) {
     const seq = r.plans.filter((p) => p.seqScans.some((t) => t === 'titles' || t === 'watch_progress'));

@@ -8,6 +8,8 @@ import { maturityRank, requireProfile, TITLE_COLUMNS, type TitleRow, type TitleS
 export const ROW_MAX_ITEMS = 100;
 /** Shared rows are cached this long at most. */
 const ROW_TTL_MS = 5 * 60_000;
+/** Titles sharing each of tags, cast and genres that "because you watched" ranks. */
+const SIMILAR_CANDIDATES = 300;
 /** "Because you watched" rows per page, from the most recently watched titles. */
 const BECAUSE_ROWS = 2;
 
@@ -186,13 +188,20 @@ export class BrowseService {
     return rows.map((r) => r.id);
   }
 
-  /** Content-based neighbours of a title: shared genres, tags and cast, then popularity. */
+  /**
+   * Content-based neighbours of a title: shared genres, tags and cast, then popularity. Candidates
+   * are the most viewed titles sharing a tag, a cast member or a genre (SIMILAR_CANDIDATES of each,
+   * found through the popularity index), so the ranking never reads the whole catalog.
+   */
   private async similarIds(titleId: string, ceiling: MaturityRating): Promise<string[]> {
+    const branch = (column: string) =>
+      `(SELECT t.id FROM titles t, src WHERE t.${column} && src.${column} AND t.status = 'published' AND t.type <> 'episode'
+         ORDER BY t.popularity DESC LIMIT ${SIMILAR_CANDIDATES})`;
     const rows = await this.deps.sql.query<TitleRow>(
-      `WITH src AS (SELECT genres, tags, cast_names FROM titles WHERE id = $1)
-       SELECT ${TITLE_COLUMNS} FROM titles t, src
-        WHERE ${visibleTo('$2')} AND t.type <> 'episode' AND t.id <> $1
-          AND (t.genres && src.genres OR t.tags && src.tags OR t.cast_names && src.cast_names)
+      `WITH src AS (SELECT genres, tags, cast_names FROM titles WHERE id = $1),
+            candidates AS (${branch('tags')} UNION ${branch('cast_names')} UNION ${branch('genres')})
+       SELECT ${TITLE_COLUMNS} FROM titles t JOIN candidates c ON c.id = t.id, src
+        WHERE ${visibleTo('$2')} AND t.id <> $1
         ORDER BY 2 * cardinality(ARRAY(SELECT unnest(t.genres) INTERSECT SELECT unnest(src.genres)))
                + cardinality(ARRAY(SELECT unnest(t.tags) INTERSECT SELECT unnest(src.tags)))
                + cardinality(ARRAY(SELECT unnest(t.cast_names) INTERSECT SELECT unnest(src.cast_names))) DESC,

@@ -90,8 +90,10 @@ export function maturityRank(rating: MaturityRating): number {
  * published, rated at or below the ceiling, and for an episode, its series too.
  */
 export function visibleTo(rankParam: string): string {
+  // A scalar subquery, not EXISTS: the planner would hash EXISTS into one scan of every title; this
+  // stays one primary-key lookup per episode row.
   return `t.status = 'published' AND t.maturity_rank <= ${rankParam}
-    AND (t.series_id IS NULL OR EXISTS (SELECT 1 FROM titles s WHERE s.id = t.series_id AND s.status = 'published' AND s.maturity_rank <= ${rankParam}))`;
+    AND (t.series_id IS NULL OR (SELECT s.status = 'published' AND s.maturity_rank <= ${rankParam} FROM titles s WHERE s.id = t.series_id))`;
 }
 
 function day(d: string | Date | null): string | null {

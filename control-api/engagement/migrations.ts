@@ -104,4 +104,19 @@ export const engagementMigrations: Migration[] = [
       CREATE INDEX follows_creator_idx ON follows (creator_id);
     `,
   },
+  {
+    // Views per title per UTC day: trending reads at most 7 rows per title instead of every view.
+    id: 'control_api_0016_title_view_days',
+    up: `
+      CREATE TABLE title_view_days (
+        title_id uuid NOT NULL REFERENCES titles (id) ON DELETE CASCADE,
+        day date NOT NULL,
+        views integer NOT NULL,
+        PRIMARY KEY (title_id, day)
+      );
+      CREATE INDEX title_view_days_day_idx ON title_view_days (day);
+      INSERT INTO title_view_days (title_id, day, views)
+        SELECT title_id, (viewed_at AT TIME ZONE 'UTC')::date, count(*) FROM title_views GROUP BY 1, 2;
+    `,
+  },
 ];

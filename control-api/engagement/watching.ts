@@ -11,9 +11,8 @@ export const FINISHED_SHARE = 0.95;
 const STARTED_SECONDS = 5;
 /** Without a sessionId, a write this long after the previous one starts a new play session. */
 const SESSION_GAP_MS = 30 * 60_000;
-/** Trending counts views of the last 7 days, each weighing half as much per day of age. */
+/** Trending counts views of the last 7 days (today included), each day weighing half as much as the next. */
 const TRENDING_WINDOW_DAYS = 7;
-const TRENDING_HALF_LIFE_SECONDS = 86_400;
 
 interface ProgressRow {
   profile_id: string;
@@ -86,6 +85,11 @@ export class WatchingService {
         [profile.id, sessionId, title.id, now],
       );
       if (inserted.length) {
+        await this.deps.sql.query(
+          `INSERT INTO title_view_days (title_id, day, views) VALUES ($1, ($2::timestamptz AT TIME ZONE 'UTC')::date, 1)
+           ON CONFLICT (title_id, day) DO UPDATE SET views = title_view_days.views + 1`,
+          [title.id, now],
+        );
         await this.deps.catalog.addView(title.id);
         await this.deps.onView?.();
       }
@@ -185,12 +189,13 @@ export class WatchingService {
     };
   }
 
-  /** Titles by recent views, each view weighing half as much per day of age. */
+  /** Titles by the views of the last TRENDING_WINDOW_DAYS UTC days, each day weighing half as much as the next. */
   async trending(limit: number, now = new Date()): Promise<string[]> {
     const rows = await this.deps.sql.query<{ title_id: string }>(
-      `SELECT title_id FROM title_views WHERE viewed_at > $1
-        GROUP BY title_id ORDER BY sum(power(0.5, extract(epoch FROM ($2::timestamptz - viewed_at)) / $3)) DESC, title_id LIMIT $4`,
-      [new Date(now.getTime() - TRENDING_WINDOW_DAYS * 86_400_000), now, TRENDING_HALF_LIFE_SECONDS, limit],
+      `SELECT title_id FROM title_view_days
+        WHERE day > ($1::timestamptz AT TIME ZONE 'UTC')::date - $2::int
+        GROUP BY title_id ORDER BY sum(views * power(0.5, (($1::timestamptz AT TIME ZONE 'UTC')::date - day)::float8)) DESC, title_id LIMIT $3`,
+      [now, TRENDING_WINDOW_DAYS, limit],
     );
     return rows.map((r) => r.title_id);
   }
