@@ -183,17 +183,20 @@ export async function measureCatalog(sql: Sql, engine: string, opts: CatalogBenc
 /** The hot queries, as the services run them; a plan node "Seq Scan on titles|watch_progress|…" is a finding. */
 export async function explainHotQueries(sql: Sql, profileId: string): Promise<{ query: string; seqScans: string[]; ms: number }[]> {
   const visible = `t.status = 'published' AND t.maturity_rank <= 4 AND (t.series_id IS NULL OR (SELECT s.status = 'published' AND s.maturity_rank <= 4 FROM titles s WHERE s.id = t.series_id))`;
-  const branch = (column: string) =>
-    `(SELECT t.id FROM titles t, src WHERE t.${column} && src.${column} AND t.status = 'published' AND t.type <> 'episode' ORDER BY t.popularity DESC LIMIT 300)`;
+  const [src] = await sql.query<{ genres: string[]; tags: string[]; cast_names: string[] }>(`SELECT genres, tags, cast_names FROM titles WHERE id = md5('t5')::uuid`);
+  const lit = (xs: string[]) => `ARRAY[${xs.map((x) => `'${x.replace(/'/g, "''")}'`).join(',')}]::text[]`;
+  const srcOf = { genres: lit(src.genres), tags: lit(src.tags), cast_names: lit(src.cast_names) };
+  const branch = (column: keyof typeof srcOf) =>
+    `(SELECT t.id FROM titles t WHERE t.${column} && ${srcOf[column]} AND t.status = 'published' AND t.type <> 'episode' ORDER BY t.popularity DESC LIMIT 300)`;
   const queries: [string, string][] = [
     ['list newest', `SELECT t.id FROM titles t WHERE ${visible} AND t.type <> 'episode' ORDER BY t.published_at DESC, t.id DESC LIMIT 21`],
     ['list by genre', `SELECT t.id FROM titles t WHERE ${visible} AND t.type <> 'episode' AND t.genres @> ARRAY['drama']::text[] ORDER BY t.published_at DESC, t.id DESC LIMIT 21`],
     ['genre row (popular)', `SELECT t.id FROM titles t WHERE ${visible} AND t.type <> 'episode' AND t.genres @> ARRAY['drama']::text[] ORDER BY t.popularity DESC, t.published_at DESC, t.id LIMIT 100`],
-    ['search', `SELECT t.id FROM titles t WHERE ${visible} AND t.type <> 'episode' AND (t.search_vector @@ websearch_to_tsquery('english', 'shadow river') OR t.search_vector @@ to_tsquery('simple', 'shadow:* & river:*') OR 'shadow river' <% t.name) LIMIT 21`],
+    ['search', `SELECT t.id FROM titles t WHERE ${visible} AND t.type <> 'episode' AND (t.search_vector @@ websearch_to_tsquery('english', 'shadow river') OR t.search_vector @@ to_tsquery('simple', 'shadow:*AB & river:*AB') OR 'shadow river' <% t.name) LIMIT 21`],
     ['search typo', `SELECT t.id FROM titles t WHERE ${visible} AND ('intersteller' <% t.name) LIMIT 21`],
-    ['because you watched', `WITH src AS (SELECT genres, tags, cast_names FROM titles WHERE id = md5('t5')::uuid), candidates AS (${branch('tags')} UNION ${branch('cast_names')} UNION ${branch('genres')})
-      SELECT t.id FROM titles t JOIN candidates c ON c.id = t.id, src WHERE ${visible} AND t.id <> md5('t5')::uuid
-      ORDER BY 2 * cardinality(ARRAY(SELECT unnest(t.genres) INTERSECT SELECT unnest(src.genres))) + cardinality(ARRAY(SELECT unnest(t.tags) INTERSECT SELECT unnest(src.tags))) DESC, t.popularity DESC, t.id LIMIT 100`],
+    ['because you watched', `WITH candidates AS (${branch('tags')} UNION ${branch('cast_names')} UNION ${branch('genres')})
+      SELECT t.id FROM titles t JOIN candidates c ON c.id = t.id WHERE ${visible} AND t.id <> md5('t5')::uuid
+      ORDER BY 2 * cardinality(ARRAY(SELECT unnest(t.genres) INTERSECT SELECT unnest(${srcOf.genres}))) + cardinality(ARRAY(SELECT unnest(t.tags) INTERSECT SELECT unnest(${srcOf.tags}))) DESC, t.popularity DESC, t.id LIMIT 100`],
     ['episodes of a series', `SELECT t.id FROM titles t WHERE t.series_id = md5('t10')::uuid AND ${visible} ORDER BY t.season, t.episode`],
     ['continue watching', `SELECT * FROM watch_progress WHERE profile_id = '${profileId}' ORDER BY updated_at DESC LIMIT 300`],
     ['history page', `SELECT * FROM watch_progress WHERE profile_id = '${profileId}' ORDER BY updated_at DESC, title_id DESC LIMIT 21`],

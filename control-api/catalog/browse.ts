@@ -194,20 +194,23 @@ export class BrowseService {
    * found through the popularity index), so the ranking never reads the whole catalog.
    */
   private async similarIds(titleId: string, ceiling: MaturityRating): Promise<string[]> {
-    const branch = (column: string) =>
-      `(SELECT t.id FROM titles t, src WHERE t.${column} && src.${column} AND t.status = 'published' AND t.type <> 'episode'
+    const [src] = await this.deps.titles.rowsByIds([titleId]);
+    if (!src) return [];
+    // The arrays go in as parameters (not a subquery), so the planner sees them and picks the GIN
+    // index for rare tags and cast and the popularity index for broad genres.
+    const branch = (column: string, param: string) =>
+      `(SELECT t.id FROM titles t WHERE t.${column} && ${param}::text[] AND t.status = 'published' AND t.type <> 'episode'
          ORDER BY t.popularity DESC LIMIT ${SIMILAR_CANDIDATES})`;
     const rows = await this.deps.sql.query<TitleRow>(
-      `WITH src AS (SELECT genres, tags, cast_names FROM titles WHERE id = $1),
-            candidates AS (${branch('tags')} UNION ${branch('cast_names')} UNION ${branch('genres')})
-       SELECT ${TITLE_COLUMNS} FROM titles t JOIN candidates c ON c.id = t.id, src
+      `WITH candidates AS (${branch('tags', '$4')} UNION ${branch('cast_names', '$5')} UNION ${branch('genres', '$6')})
+       SELECT ${TITLE_COLUMNS} FROM titles t JOIN candidates c ON c.id = t.id
         WHERE ${visibleTo('$2')} AND t.id <> $1
-        ORDER BY 2 * cardinality(ARRAY(SELECT unnest(t.genres) INTERSECT SELECT unnest(src.genres)))
-               + cardinality(ARRAY(SELECT unnest(t.tags) INTERSECT SELECT unnest(src.tags)))
-               + cardinality(ARRAY(SELECT unnest(t.cast_names) INTERSECT SELECT unnest(src.cast_names))) DESC,
+        ORDER BY 2 * cardinality(ARRAY(SELECT unnest(t.genres) INTERSECT SELECT unnest($6::text[])))
+               + cardinality(ARRAY(SELECT unnest(t.tags) INTERSECT SELECT unnest($4::text[])))
+               + cardinality(ARRAY(SELECT unnest(t.cast_names) INTERSECT SELECT unnest($5::text[]))) DESC,
                  t.popularity DESC, t.id
         LIMIT $3`,
-      [titleId, maturityRank(ceiling), ROW_MAX_ITEMS],
+      [titleId, maturityRank(ceiling), ROW_MAX_ITEMS, src.tags, src.cast_names, src.genres],
     );
     return rows.map((r) => r.id);
   }

@@ -16,12 +16,13 @@ export function queryWords(q: string): string[] {
 }
 
 /**
- * `to_tsquery('simple', …)` text matching every word as a prefix ("inters" → `inters:*`), for
- * search-as-you-type: the search document holds the name unstemmed as well, so prefixes of whole
- * words match.
+ * `to_tsquery('simple', …)` text matching every word as a prefix of a word of the name or the cast
+ * ("inters" → `inters:*AB`), for search-as-you-type: the search document holds the name unstemmed as
+ * well, so prefixes of whole words match. Weights A and B only: three letters that begin a common
+ * word of every description would otherwise match (and rank) the whole catalog.
  */
 export function prefixQuery(words: readonly string[]): string {
-  return words.map((w) => `${w}:*`).join(' & ');
+  return words.map((w) => `${w}:*AB`).join(' & ');
 }
 
 /** Offset cursor of a ranked result list (relevance order has no stable key to resume from). */
@@ -31,6 +32,13 @@ function decodeOffset(cursor: string | undefined): number {
   if (!/^o:\d{1,5}$/.test(text)) throw badRequest('INVALID_CURSOR', 'cursor is not one this API returned');
   return Number(text.slice(2));
 }
+
+/**
+ * Most matches ranked by relevance: a query as broad as two letters of search-as-you-type can match
+ * a tenth of a catalog, so the most viewed MAX_CANDIDATES matches are ranked (for any narrower
+ * query, that is all of them).
+ */
+const MAX_CANDIDATES = 2000;
 
 const HEADLINE = `'StartSel=<mark>, StopSel=</mark>, HighlightAll=true'`;
 const SNIPPET = `'StartSel=<mark>, StopSel=</mark>, MaxWords=35, MinWords=15, MaxFragments=2'`;
@@ -53,18 +61,22 @@ export class CatalogSearch {
     if (words.length === 0) return { items: [], nextCursor: null };
     const text = words.join(' ');
     const rows = await this.deps.sql.query<TitleRow & { score: number; hl_name: string; hl_description: string }>(
-      `SELECT h.*, ts_headline('english', h.name, h.hq, ${HEADLINE}) AS hl_name,
+      `WITH candidates AS (
+         SELECT t.id FROM titles t
+          WHERE ${visibleTo('$4')} AND t.type <> 'episode'
+            AND (t.search_vector @@ websearch_to_tsquery('english', $1)
+                 OR t.search_vector @@ to_tsquery('simple', $2)
+                 OR $3 <% t.name)
+          ORDER BY t.popularity DESC LIMIT ${MAX_CANDIDATES}
+       )
+       SELECT h.*, ts_headline('english', h.name, h.hq, ${HEADLINE}) AS hl_name,
               ts_headline('english', h.description, h.hq, ${SNIPPET}) AS hl_description
          FROM (
            SELECT ${TITLE_COLUMNS}, websearch_to_tsquery('english', $1) || to_tsquery('simple', $2) AS hq,
                   ts_rank(t.search_vector, websearch_to_tsquery('english', $1)) * 2
                     + ts_rank(t.search_vector, to_tsquery('simple', $2))
                     + word_similarity($3, t.name) AS score
-             FROM titles t
-            WHERE ${visibleTo('$4')} AND t.type <> 'episode'
-              AND (t.search_vector @@ websearch_to_tsquery('english', $1)
-                   OR t.search_vector @@ to_tsquery('simple', $2)
-                   OR $3 <% t.name)
+             FROM titles t JOIN candidates c ON c.id = t.id
             ORDER BY round((ts_rank(t.search_vector, websearch_to_tsquery('english', $1)) * 2
                     + ts_rank(t.search_vector, to_tsquery('simple', $2))
                     + word_similarity($3, t.name))::numeric, 2) DESC, t.popularity DESC, t.id
