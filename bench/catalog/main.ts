@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { openPglite, openPostgres, type Sql } from '../../platform/index.js';
 import { startPostgres, type TestServer } from '../../platform/test-support/servers.js';
 import { num } from '../scale/main.js';
-import { loadCatalog, measureCatalog, type CatalogBenchOptions, type CatalogEngineResult, type Latency } from './catalog-bench.js';
+import { WARM_UP_REQUESTS, loadCatalog, measureCatalog, type CatalogBenchOptions, type CatalogEngineResult, type Latency } from './catalog-bench.js';
 
 const lat = (l: Latency) => `${l.p50} / ${l.p99} / ${l.max}`;
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
@@ -21,7 +21,7 @@ const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
 export function formatCatalogReport(results: CatalogEngineResult[], opts: CatalogBenchOptions, command: string): string {
   const out = [
     `### Catalog run ${new Date().toISOString()}`, '',
-    `Command: \`${command}\` · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'} · Node ${process.version} · ${opts.titles} titles, ${opts.progressRows} progress rows, ${opts.profiles} profiles; requests one at a time through the control-api app (fastify inject)`, '',
+    `Command: \`${command}\` · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'} · Node ${process.version} · ${opts.titles} titles, ${opts.progressRows} progress rows, ${opts.profiles} profiles; requests one at a time through the control-api app (fastify inject), each series after ${WARM_UP_REQUESTS} uncounted ones`, '',
     '| request (ms: p50 / p99 / max) | ' + results.map((r) => r.engine).join(' | ') + ' |',
     '|---|' + results.map(() => '---:').join('|') + '|',
   ];

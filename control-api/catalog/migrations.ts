@@ -54,6 +54,8 @@ export const catalogMigrations: Migration[] = [
         rating_sum integer NOT NULL DEFAULT 0,
         rating_count integer NOT NULL DEFAULT 0 CHECK (rating_count >= 0),
         search_vector tsvector,
+        -- Name and cast as typed, for prefix (search-as-you-type) matching only.
+        name_vector tsvector,
         created_at timestamptz NOT NULL,
         updated_at timestamptz NOT NULL,
         CHECK ((type = 'episode') = (series_id IS NOT NULL)),
@@ -68,6 +70,7 @@ export const catalogMigrations: Migration[] = [
       CREATE INDEX titles_languages_idx ON titles USING gin (languages);
       CREATE INDEX titles_search_idx ON titles USING gin (search_vector);
       CREATE INDEX titles_name_trgm_idx ON titles USING gin (name gin_trgm_ops);
+      CREATE INDEX titles_name_vector_idx ON titles USING gin (name_vector);
       CREATE INDEX titles_asset_idx ON titles (asset_id) WHERE asset_id IS NOT NULL;
 
       -- Weighted search document: name (A, stemmed and as typed, so prefixes match whole words),
@@ -81,6 +84,7 @@ export const catalogMigrations: Migration[] = [
           setweight(to_tsvector('simple', array_to_string(NEW.cast_names, ' ')), 'B') ||
           setweight(to_tsvector('english', array_to_string(NEW.tags, ' ') || ' ' || array_to_string(NEW.genres, ' ')), 'C') ||
           setweight(to_tsvector('english', NEW.description), 'D');
+        NEW.name_vector := to_tsvector('simple', NEW.name || ' ' || array_to_string(NEW.cast_names, ' '));
         RETURN NEW;
       END
       $fn$;

@@ -16,14 +16,16 @@ export function queryWords(q: string): string[] {
 }
 
 /**
- * `to_tsquery('simple', …)` text matching every word as a prefix of a word of the name or the cast
- * ("inters" → `inters:*AB`), for search-as-you-type: the search document holds the name unstemmed as
- * well, so prefixes of whole words match. Weights A and B only: three letters that begin a common
- * word of every description would otherwise match (and rank) the whole catalog.
+ * `to_tsquery('simple', …)` text matching every word as a prefix ("inters" → `inters:*`), for
+ * search-as-you-type. It runs against `name_vector` (name and cast as typed) alone: three letters
+ * that begin a common word of descriptions would otherwise match, and rank, the whole catalog.
  */
 export function prefixQuery(words: readonly string[]): string {
-  return words.map((w) => `${w}:*AB`).join(' & ');
+  return words.map((w) => `${w}:*`).join(' & ');
 }
+
+/** Shorter words are left to prefix matching: trigram similarity of two or three letters says nothing. */
+const TYPO_MIN_LETTERS = 4;
 
 /** Offset cursor of a ranked result list (relevance order has no stable key to resume from). */
 function decodeOffset(cursor: string | undefined): number {
@@ -38,7 +40,7 @@ function decodeOffset(cursor: string | undefined): number {
  * a tenth of a catalog, so the most viewed MAX_CANDIDATES matches are ranked (for any narrower
  * query, that is all of them).
  */
-const MAX_CANDIDATES = 2000;
+const MAX_CANDIDATES = 500;
 
 const HEADLINE = `'StartSel=<mark>, StopSel=</mark>, HighlightAll=true'`;
 const SNIPPET = `'StartSel=<mark>, StopSel=</mark>, MaxWords=35, MinWords=15, MaxFragments=2'`;
@@ -62,27 +64,27 @@ export class CatalogSearch {
     const text = words.join(' ');
     const rows = await this.deps.sql.query<TitleRow & { score: number; hl_name: string; hl_description: string }>(
       `WITH candidates AS (
-         SELECT t.id FROM titles t
+         SELECT ${TITLE_COLUMNS}, t.search_vector, t.name_vector FROM titles t
           WHERE ${visibleTo('$4')} AND t.type <> 'episode'
             AND (t.search_vector @@ websearch_to_tsquery('english', $1)
-                 OR t.search_vector @@ to_tsquery('simple', $2)
-                 OR $3 <% t.name)
-          ORDER BY t.popularity DESC LIMIT ${MAX_CANDIDATES}
+                 OR t.name_vector @@ to_tsquery('simple', $2)
+                 OR ($7 AND $3 <% t.name))
+          -- "+ 0": not the popularity index, whose walk would test every title against the query;
+          -- the text indexes find the matches, then the most viewed are kept.
+          ORDER BY t.popularity + 0 DESC LIMIT ${MAX_CANDIDATES}
+       ),
+       ranked AS (
+         SELECT c.*, ts_rank(c.search_vector, websearch_to_tsquery('english', $1)) * 2
+                   + ts_rank(c.name_vector, to_tsquery('simple', $2))
+                   + word_similarity($3, c.name) AS score
+           FROM candidates c
        )
-       SELECT h.*, ts_headline('english', h.name, h.hq, ${HEADLINE}) AS hl_name,
-              ts_headline('english', h.description, h.hq, ${SNIPPET}) AS hl_description
-         FROM (
-           SELECT ${TITLE_COLUMNS}, websearch_to_tsquery('english', $1) || to_tsquery('simple', $2) AS hq,
-                  ts_rank(t.search_vector, websearch_to_tsquery('english', $1)) * 2
-                    + ts_rank(t.search_vector, to_tsquery('simple', $2))
-                    + word_similarity($3, t.name) AS score
-             FROM titles t JOIN candidates c ON c.id = t.id
-            ORDER BY round((ts_rank(t.search_vector, websearch_to_tsquery('english', $1)) * 2
-                    + ts_rank(t.search_vector, to_tsquery('simple', $2))
-                    + word_similarity($3, t.name))::numeric, 2) DESC, t.popularity DESC, t.id
-            LIMIT $5 OFFSET $6
-         ) h`,
-      [q, prefixQuery(words), text, maturityRank(ceiling), limit + 1, offset],
+       SELECT r.*, ts_headline('english', r.name, q.hq, ${HEADLINE}) AS hl_name,
+              ts_headline('english', r.description, q.hq, ${SNIPPET}) AS hl_description
+         FROM (SELECT * FROM ranked ORDER BY round(score::numeric, 2) DESC, popularity DESC, id LIMIT $5 OFFSET $6) r,
+              (SELECT websearch_to_tsquery('english', $1) || to_tsquery('simple', $2) AS hq) q
+        ORDER BY round(r.score::numeric, 2) DESC, r.popularity DESC, r.id`,
+      [q, prefixQuery(words), text, maturityRank(ceiling), limit + 1, offset, words.some((w) => [...w].length >= TYPO_MIN_LETTERS)],
     );
     const page = rows.slice(0, limit);
     return {
