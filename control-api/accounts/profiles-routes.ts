@@ -1,14 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { AppError } from '../../platform/index.js';
 import { MAX_PROFILES } from './profiles.js';
 import { IdParams, bearer, errorResponses } from '../http/common-schemas.js';
 import { CreateProfileBody, PinBody, ProfileSchema, UpdateProfileBody } from './schemas.js';
 import type { RouteContext } from '../http/route-context.js';
 
 /** Viewing profiles of the caller's account. */
-export const profilesRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { services }) => {
+export const profilesRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { services, config }) => {
   const tags = ['profiles'];
   const me = (authorization: string | undefined) => services.tokens.authenticate(authorization).accountId;
+  /** Profiles are managed with the account's token: a profile session (a kid's device) may not. */
+  const manager = (authorization: string | undefined) => {
+    const claims = services.tokens.authenticate(authorization);
+    if (claims.profileId) throw new AppError(403, 'PROFILE_SESSION', 'profiles are managed with the account token, not a profile session');
+    return claims.accountId;
+  };
 
   app.get(
     '/v1/profiles',
@@ -36,7 +43,7 @@ export const profilesRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
       },
     },
     async (req, reply) => {
-      const profile = await services.profiles.create(me(req.headers.authorization), req.body);
+      const profile = await services.profiles.create(manager(req.headers.authorization), req.body);
       return reply.status(201).send(profile);
     },
   );
@@ -53,7 +60,7 @@ export const profilesRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         response: { 200: ProfileSchema, ...errorResponses },
       },
     },
-    async (req) => services.profiles.update(me(req.headers.authorization), req.params.id, req.body),
+    async (req) => services.profiles.update(manager(req.headers.authorization), req.params.id, req.body),
   );
 
   app.delete(
@@ -68,8 +75,36 @@ export const profilesRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
       },
     },
     async (req, reply) => {
-      await services.profiles.delete(me(req.headers.authorization), req.params.id);
+      await services.profiles.delete(manager(req.headers.authorization), req.params.id);
       return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/v1/profiles/:id/session',
+    {
+      schema: {
+        tags,
+        summary: "Open a profile session: an access token bound to the profile (the PIN first, if it has one)",
+        description: 'The "Who\'s watching?" step. A PIN-protected profile is active only through such a token (reads naming it with the account token are 403 PIN_REQUIRED); five wrong PINs per login window, then 429. The token reads as its profile only (403 PROFILE_SESSION for another) and cannot manage profiles; it lives as long as an access token and is not refreshed: open a new session with the account token.',
+        security: bearer,
+        params: IdParams,
+        body: Type.Object({ pin: Type.Optional(PinBody.properties.pin) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ accessToken: Type.String(), expiresIn: Type.Integer(), tokenType: Type.Literal('Bearer'), profile: ProfileSchema }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const claims = services.tokens.authenticate(req.headers.authorization);
+      const profile = await services.profiles.openSession(claims.accountId, req.params.id, req.body.pin);
+      return {
+        accessToken: services.tokens.signAccess({ accountId: claims.accountId, role: claims.role, profileId: profile.id }),
+        expiresIn: config.auth.accessTtlSeconds,
+        tokenType: 'Bearer' as const,
+        profile,
+      };
     },
   );
 

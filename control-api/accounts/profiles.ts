@@ -166,6 +166,20 @@ export class ProfileService {
     if (!(await verifySecret(row.pin_hash, proof.currentPin))) throw new AppError(403, 'PIN_INCORRECT', 'PIN is incorrect');
   }
 
+  /**
+   * The profile a session may be opened for: a PIN-protected one only with its PIN (403
+   * PIN_REQUIRED, PIN_INCORRECT; five guesses per login window, then 429 until it ends).
+   */
+  async openSession(accountId: string, id: string, pin?: string): Promise<ProfileView> {
+    const row = await this.row(accountId, id);
+    if (row.pin_hash) {
+      if (pin === undefined) throw new AppError(403, 'PIN_REQUIRED', 'this profile is PIN-protected: send its pin');
+      await this.pinLimiter.hit([row.id], 'PIN');
+      if (!(await verifySecret(row.pin_hash, pin))) throw new AppError(403, 'PIN_INCORRECT', 'PIN is incorrect');
+    }
+    return toView(row);
+  }
+
   /** Checks a profile PIN (rate limited per profile): 403 PIN_INCORRECT, 409 PIN_NOT_SET. */
   async verifyPin(accountId: string, id: string, pin: string): Promise<void> {
     const row = await this.row(accountId, id);

@@ -9,6 +9,8 @@ import { sha256 } from './passwords.js';
 export interface AccessClaims {
   accountId: string;
   role: AccountRole;
+  /** A profile session's token is bound to that profile (`pid`): it reads as that profile only. */
+  profileId?: string;
 }
 
 const ROLES: readonly string[] = ['viewer', 'creator', 'admin'];
@@ -30,7 +32,7 @@ export class TokenService {
 
   /** Signs an access token for an account. */
   signAccess(claims: AccessClaims): string {
-    return jwt.sign({ role: claims.role }, this.config.jwtSecret, {
+    return jwt.sign({ role: claims.role, ...(claims.profileId ? { pid: claims.profileId } : {}) }, this.config.jwtSecret, {
       algorithm: 'HS256',
       issuer: this.config.issuer,
       audience: this.config.audience,
@@ -56,7 +58,8 @@ export class TokenService {
     if (typeof payload === 'string' || typeof payload.sub !== 'string' || !ROLES.includes(payload.role)) {
       throw new AuthError('access token invalid', 'invalid_token');
     }
-    return { accountId: payload.sub, role: payload.role as AccountRole };
+    if (payload.pid !== undefined && typeof payload.pid !== 'string') throw new AuthError('access token invalid', 'invalid_token');
+    return { accountId: payload.sub, role: payload.role as AccountRole, ...(payload.pid ? { profileId: payload.pid as string } : {}) };
   }
 
   /** The claims of a request's `Authorization: Bearer` token; 401 without a valid one, 403 for a role not in `roles`. */

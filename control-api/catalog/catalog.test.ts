@@ -219,6 +219,34 @@ function catalogFlow(open: () => Promise<{ sql: Sql; drop?: () => Promise<void> 
     }
   });
 
+  it('gates a PIN-protected profile behind a profile session, and binds session tokens to their profile', async () => {
+    const parent = await addProfile(t, family.auth, { name: 'Parent', pin: '4321' });
+    const session = (id: string, body: object, headers: Record<string, string> = family.auth) =>
+      t.app.inject({ method: 'POST', url: `/v1/profiles/${id}/session`, headers, payload: body });
+    // The account token cannot simply name the protected profile.
+    expect((await get(`/v1/titles?profileId=${parent.id}`, family.auth)).json().code).toBe('PIN_REQUIRED');
+    expect((await session(parent.id, {})).json().code).toBe('PIN_REQUIRED');
+    expect((await session(parent.id, { pin: '0000' })).json().code).toBe('PIN_INCORRECT');
+    const opened = await session(parent.id, { pin: '4321' });
+    expect(opened.statusCode).toBe(200);
+    const parentAuth = { authorization: `Bearer ${opened.json().accessToken}` };
+    const list = (await get('/v1/titles?limit=100', parentAuth)).json().items as TitleView[];
+    expect(list.map((x) => x.name)).toContain('Blade Runner');
+    expect((await get(`/v1/titles?profileId=${kids.id}`, parentAuth)).json().code).toBe('PROFILE_SESSION');
+    // A kids session reads as the kids profile only, and cannot loosen it.
+    const kidsAuth = { authorization: `Bearer ${(await session(kids.id, {})).json().accessToken}` };
+    expect((await get(`/v1/titles/${rated.id}`, kidsAuth)).statusCode).toBe(404);
+    expect((await get(`/v1/titles?profileId=${adult.id}`, kidsAuth)).json().code).toBe('PROFILE_SESSION');
+    const loosen = await t.app.inject({ method: 'PATCH', url: `/v1/profiles/${kids.id}`, headers: kidsAuth, payload: { maturityCeiling: 'PG-13' } });
+    expect(loosen.json().code).toBe('PROFILE_SESSION');
+    expect((await t.app.inject({ method: 'POST', url: '/v1/profiles', headers: kidsAuth, payload: { name: 'Sneaky' } })).json().code).toBe('PROFILE_SESSION');
+    // Five guesses per window, then none (the right PIN included) until it ends.
+    for (let k = 0; k < 3; k++) expect((await session(parent.id, { pin: '1111' })).json().code).toBe('PIN_INCORRECT');
+    const locked = await session(parent.id, { pin: '4321' });
+    expect(locked.statusCode).toBe(429);
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
   it('shares a published title as a public page with Open Graph tags', async () => {
     const share = (await get(`/v1/titles/${interstellar.id}/share?profileId=${adult.id}`, family.auth)).json();
     expect(share.url).toBe(`http://media.example.test:${t.config.ports.api}/share/titles/${interstellar.id}`);
