@@ -7,6 +7,6 @@ export { toLiveStreamUrls, toAssetPlaybackUrls } from './playback/urls.js';
 export * from './contract.js';
 export { runCli, type CliIo } from './cli/upload-cli.js';
 export {
-  popularity, prng, rankMetrics, recommendHybrid, scoreContent, scoreItemKnn, toInteractions, topN, trainContent, trainHybrid, trainItemKnn,
+  popularity, rankMetrics, recommendHybrid, scoreContent, scoreItemKnn, toInteractions, topN, trainContent, trainHybrid, trainItemKnn,
   type Interactions, type RecommenderOptions,
 } from './engagement/recommender.js';

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetricsRegistry } from '../platform/index.js';
 import type { PublishAuthorizer } from './contract.js';
 import { IngestServer } from './ingest-server.js';
-import { HANDSHAKE_BYTES, MUTATIONS, SessionFuzzer, prng, type Mutation } from './test-support/rtmp-fuzz.js';
+import { HANDSHAKE_BYTES, MUTATIONS, SessionFuzzer, type Mutation } from './test-support/rtmp-fuzz.js';
+import { prng } from '../platform/index.js';
 import { captureLogger, connectSession, publishTestPattern, recordingBus, recordingProxy, waitFor, type Publisher } from './test-support/rtmp-test-kit.js';
 
 const CASES = Number(process.env.INGEST_FUZZ_CASES ?? 3000);

@@ -91,3 +91,4 @@ export {
 } from './playback-token.js';
 export { PgBossJobQueue, type Job, type JobQueue, type QueueOptions, type SendOptions, type PgBossJobQueueOptions } from './jobs/job-queue.js';
 export { childModuleCommand } from './child-module.js';
+export { prng } from './random.js';

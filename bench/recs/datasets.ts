@@ -19,7 +19,8 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { prng, toInteractions, type Interactions } from '../../control-api/index.js';
+import { toInteractions, type Interactions } from '../../control-api/index.js';
+import { prng } from '../../platform/index.js';
 
 /** One data set, split. */
 export interface Dataset {

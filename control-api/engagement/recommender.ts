@@ -13,6 +13,8 @@
  *   training data (so the blend can fall back to any single method where that is better).
  */
 
+import { prng } from '../../platform/index.js';
+
 /** Who interacted with what: per user, distinct item indices and a weight for each. */
 export interface Interactions {
   nUsers: number;
@@ -48,18 +50,6 @@ export const DEFAULT_OPTIONS: RecommenderOptions = { neighbours: 20, shrink: 20 
 
 /** The item-kNN settings trainHybrid tries on its validation split. */
 export const KNN_GRID: RecommenderOptions[] = [10, 20, 50, 100].flatMap((neighbours) => [5, 20, 50].map((shrink) => ({ neighbours, shrink })));
-
-/** Seeded PRNG (mulberry32): benchmarks and splits are reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Interactions from (user, item, weight) triples; duplicates add up. */
 export function toInteractions(nUsers: number, nItems: number, triples: Iterable<[number, number, number]>): Interactions {

@@ -3,18 +3,7 @@
  * and derives hostile variants, weighted towards the bytes after the handshake (the chunk stream and
  * the AMF0 `connect` command, where node-media-server 4.4.3 throws).
  */
-
-/** mulberry32: a tiny deterministic PRNG, so a failing case number can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../platform/index.js';
 
 /** C0 + C1 + C2. */
 export const HANDSHAKE_BYTES = 1 + 1536 + 1536;
