@@ -73,12 +73,13 @@ export function createServices(deps: ControlApiDeps, config: Config): Services {
   // Catalog and engagement read each other (titles ↔ continue watching), so one is handed to the other late.
   const catalog = createCatalog({
     sql: deps.sql, liveState: deps.liveState, assets,
-    signals: () => ({
+    // Each call reaches `engagement` only when browse runs, after both exist.
+    signals: {
       continueWatching: (viewer, limit) => engagement.watching.continueWatching(viewer, limit),
       trending: (limit) => engagement.watching.trending(limit),
       recentlyWatched: (profileId, limit) => engagement.watching.recentlyWatched(profileId, limit),
       recommended: async (viewer, limit) => (await engagement.recommendations.forProfile(viewer, limit)).items.map((t) => t.id),
-    }),
+    },
     onFirstPublish: async (title) => {
       if (title.type === 'episode' && title.seriesId) {
         await engagement.notifications.newEpisode({ id: title.id, seriesId: title.seriesId, name: title.name, season: title.season, episode: title.episode, maturityRating: title.maturityRating });

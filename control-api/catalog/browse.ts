@@ -1,7 +1,7 @@
 import type { LiveState, Sql } from '../../platform/index.js';
 import type { MaturityRating, TitleView } from '../contract.js';
 import { badRequest } from '../http/http-errors.js';
-import type { CollectionService } from './collections.js';
+import type { CollectionService, CollectionView } from './collections.js';
 import { maturityRank, requireProfile, TITLE_COLUMNS, type TitleRow, type TitleService, type Viewer, visibleTo } from './titles.js';
 
 /** Most items a row holds (its pages go through GET /v1/browse/rows/{id}). */
@@ -115,15 +115,43 @@ export class BrowseService {
     return ids;
   }
 
+  /** One row by its id, without building the whole home screen. */
   private async spec(viewer: Viewer, rowId: string): Promise<RowSpec> {
-    const found = (await this.specs(viewer)).find((s) => s.id === rowId);
-    if (found) return found;
-    const because = /^because:([0-9a-f-]{36})$/.exec(rowId);
-    if (because) {
-      const [t] = await this.deps.titles.visibleByIds(requireProfile(viewer).maturityCeiling, [because[1]]);
+    const fixed = this.fixedSpecs(viewer).find((s) => s.id === rowId);
+    if (fixed) return fixed;
+    const [, kind, key] = /^(collection|genre|because):(.+)$/.exec(rowId) ?? [];
+    if (kind === 'collection') {
+      const col = await this.deps.collections.get(key).catch(() => undefined);
+      if (col) return this.collectionSpec(col);
+    } else if (kind === 'genre') {
+      const genre = (await this.deps.titles.genres()).find((g) => g.slug === key);
+      if (genre) return this.genreSpec(genre);
+    } else if (kind === 'because') {
+      const [t] = await this.deps.titles.visibleByIds(requireProfile(viewer).maturityCeiling, [key]);
       if (t) return this.becauseSpec(t.id, t.name);
     }
     throw badRequest('UNKNOWN_ROW', `no browse row ${rowId}`);
+  }
+
+  /** The rows every home screen has, whatever the catalog holds. */
+  private fixedSpecs(viewer: Viewer): RowSpec[] {
+    return [
+      {
+        id: 'continue-watching', title: 'Continue watching', personal: true,
+        ids: async () => (await this.deps.signals.continueWatching(viewer, ROW_MAX_ITEMS)).map((c) => c.title.id),
+      },
+      { id: 'trending', title: 'Trending now', personal: false, ids: (c) => this.trendingIds(c) },
+      { id: 'recommended', title: 'Recommended for you', personal: true, ids: () => this.deps.signals.recommended(viewer, ROW_MAX_ITEMS / 2) },
+      { id: 'new', title: 'New releases', personal: false, ids: (c) => this.newIds(c) },
+    ];
+  }
+
+  private collectionSpec(col: CollectionView): RowSpec {
+    return { id: `collection:${col.id}`, title: col.name, personal: false, ids: async (c) => (await this.deps.titles.visibleByIds(c, col.titleIds)).map((t) => t.id) };
+  }
+
+  private genreSpec(g: { slug: string; name: string }): RowSpec {
+    return { id: `genre:${g.slug}`, title: g.name, personal: false, ids: (c) => this.genreIds(g.slug, c) };
   }
 
   /** Every row of the profile's home screen, in order. */
@@ -134,27 +162,15 @@ export class BrowseService {
       this.deps.titles.genres(),
       this.deps.signals.recentlyWatched(profile.id, 10),
     ]);
+    // An episode watched stands for its series.
     const recentTitles = await this.deps.titles.visibleByIds(profile.maturityCeiling, recent);
-    const seen = new Set<string>();
-    const because = recentTitles
-      .map((t) => (t.seriesId ? { id: t.seriesId, name: t.name } : { id: t.id, name: t.name }))
-      .filter((t) => !seen.has(t.id) && seen.add(t.id))
-      .slice(0, BECAUSE_ROWS);
-    const becauseNames = await this.deps.titles.visibleByIds(profile.maturityCeiling, because.map((b) => b.id));
+    const sources = [...new Set(recentTitles.map((t) => t.seriesId ?? t.id))].slice(0, BECAUSE_ROWS);
+    const because = await this.deps.titles.visibleByIds(profile.maturityCeiling, sources);
     return [
-      {
-        id: 'continue-watching', title: 'Continue watching', personal: true,
-        ids: async () => (await this.deps.signals.continueWatching(viewer, ROW_MAX_ITEMS)).map((c) => c.title.id),
-      },
-      { id: 'trending', title: 'Trending now', personal: false, ids: (c) => this.trendingIds(c) },
-      { id: 'recommended', title: 'Recommended for you', personal: true, ids: () => this.deps.signals.recommended(viewer, ROW_MAX_ITEMS / 2) },
-      { id: 'new', title: 'New releases', personal: false, ids: (c) => this.newIds(c) },
-      ...collections.map((col) => ({
-        id: `collection:${col.id}`, title: col.name, personal: false,
-        ids: async (c: MaturityRating) => (await this.deps.titles.visibleByIds(c, col.titleIds)).map((t) => t.id),
-      })),
-      ...becauseNames.map((t) => this.becauseSpec(t.id, t.name)),
-      ...genres.map((g) => ({ id: `genre:${g.slug}`, title: g.name, personal: false, ids: (c: MaturityRating) => this.genreIds(g.slug, c) })),
+      ...this.fixedSpecs(viewer),
+      ...collections.map((col) => this.collectionSpec(col)),
+      ...because.map((t) => this.becauseSpec(t.id, t.name)),
+      ...genres.map((g) => this.genreSpec(g)),
     ];
   }
 

@@ -193,6 +193,16 @@ function catalogFlow(open: () => Promise<{ sql: Sql; drop?: () => Promise<void> 
     await t.app.inject({ method: 'PATCH', url: `/v1/collections/${col.json().id}`, headers: admin.auth, payload: { titleIds: [interstellar.id] } });
     const row = (await get(`/v1/browse/rows/collection:${col.json().id}?profileId=${adult.id}`, family.auth)).json();
     expect(row.items.map((x: TitleView) => x.name)).toEqual(['Interstellar']);
+    // Any row pages on its own, found by its id alone.
+    const genreRow = (await get(`/v1/browse/rows/genre:sci-fi?profileId=${adult.id}&limit=1`, family.auth)).json();
+    expect(genreRow.items).toHaveLength(1);
+    expect(genreRow.nextCursor).not.toBeNull();
+    const next = (await get(`/v1/browse/rows/genre:sci-fi?profileId=${adult.id}&limit=1&cursor=${genreRow.nextCursor}`, family.auth)).json();
+    expect([genreRow.items[0].name, next.items[0].name].sort()).toEqual(['Blade Runner', 'Interstellar']);
+    expect((await get(`/v1/browse/rows/new?profileId=${adult.id}`, family.auth)).json().title).toBe('New releases');
+    for (const bad of ['genre:polka-dots', `collection:${crypto.randomUUID()}`, 'nope']) {
+      expect((await get(`/v1/browse/rows/${bad}?profileId=${adult.id}`, family.auth)).json().code, bad).toBe('UNKNOWN_ROW');
+    }
     // Genres are managed by admins.
     expect((await t.app.inject({ method: 'POST', url: '/v1/genres', headers: creator.auth, payload: { slug: 'polka', name: 'Polka' } })).statusCode).toBe(403);
     expect((await t.app.inject({ method: 'POST', url: '/v1/genres', headers: admin.auth, payload: { slug: 'polka', name: 'Polka' } })).statusCode).toBe(201);

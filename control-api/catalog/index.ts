@@ -36,18 +36,12 @@ export function createCatalog(deps: {
   sql: Sql;
   liveState: LiveState;
   assets: AssetLookup;
-  signals: () => BrowseSignals;
+  signals: BrowseSignals;
   onFirstPublish?: (title: TitleView) => Promise<void>;
 }): CatalogDomain {
   const changed = (): Promise<void> => browse.catalogChanged();
   const titles = new TitleService({ sql: deps.sql, assets: deps.assets, onChange: changed, onFirstPublish: deps.onFirstPublish });
   const collections = new CollectionService({ sql: deps.sql, onChange: changed });
-  const signals: BrowseSignals = {
-    continueWatching: (viewer, limit) => deps.signals().continueWatching(viewer, limit),
-    trending: (limit) => deps.signals().trending(limit),
-    recentlyWatched: (profileId, limit) => deps.signals().recentlyWatched(profileId, limit),
-    recommended: (viewer, limit) => deps.signals().recommended(viewer, limit),
-  };
-  const browse = new BrowseService({ sql: deps.sql, liveState: deps.liveState, titles, collections, signals });
+  const browse = new BrowseService({ sql: deps.sql, liveState: deps.liveState, titles, collections, signals: deps.signals });
   return { titles, search: new CatalogSearch({ sql: deps.sql }), collections, browse };
 }

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Sql } from '../../platform/index.js';
 import type { TitleView, TitleViewerState } from '../contract.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { badRequest } from '../http/http-errors.js';
+import { badRequest, isUuid } from '../http/http-errors.js';
 import { requireProfile, type Catalog, type Viewer } from '../catalog/index.js';
 
 /** A title counts as finished once this share of it is watched (end credits are rarely watched). */
@@ -169,7 +169,8 @@ export class WatchingService {
   /** Removes a title from My List (idempotent). */
   async removeFromWatchlist(viewer: Viewer, titleId: string): Promise<void> {
     const profile = requireProfile(viewer);
-    await this.deps.sql.query(`DELETE FROM watchlist WHERE profile_id = $1 AND title_id::text = $2`, [profile.id, titleId]);
+    if (!isUuid(titleId)) return;
+    await this.deps.sql.query(`DELETE FROM watchlist WHERE profile_id = $1 AND title_id = $2`, [profile.id, titleId]);
   }
 
   /** My List, most recently added first. */
