@@ -26,6 +26,11 @@ export interface CmafSegmenterConfig {
   /** Makes one part's bytes from its chunks (default: concatenated, one chunk per fragment). */
   joinChunks?: (chunks: Buffer[]) => Buffer;
   /**
+   * Last step of a part before it is emitted (sample encryption): the part's and its segment's bytes
+   * are what this returns. Default: the bytes as they are.
+   */
+  sealPart?: (bytes: Buffer) => Buffer;
+  /**
    * Video keyframes fall on the segment grid (the encoder forces them; default true). False for a
    * copied source, whose keyframes come where its GOPs end: parts are then never closed early in the
    * guess that a segment ends (that guess left parts shorter than 85% of PART-TARGET mid-segment).
@@ -259,10 +264,11 @@ export class CmafSegmenter extends EventEmitter<CmafSegmenterEvents> {
     const seg = this.seg;
     if (!part || !seg) return;
     this.part = undefined;
+    const joined = part.fragments.length === 1 ? part.fragments[0] : (this.config.joinChunks?.(part.fragments) ?? Buffer.concat(part.fragments));
     const out: CmafPart = {
       msn: seg.msn,
       partIndex: seg.parts.length,
-      bytes: part.fragments.length === 1 ? part.fragments[0] : (this.config.joinChunks?.(part.fragments) ?? Buffer.concat(part.fragments)),
+      bytes: this.config.sealPart ? this.config.sealPart(joined) : joined,
       duration: part.durationTicks / this.config.timescale,
       durationTicks: part.durationTicks,
       decodeTime: part.decodeTime,

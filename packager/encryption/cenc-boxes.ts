@@ -1,0 +1,259 @@
+/**
+ * Common Encryption of CMAF init segments and fragments (ISO/IEC 23001-7): the init's sample entries
+ * become `encv`/`enca` with `sinf` (`frma`, `schm`, `schi`/`tenc`) and the moov carries `pssh` boxes;
+ * each fragment's samples are encrypted in a copy of its mdat and its trafs gain `senc`, `saiz` and
+ * `saio`, with the trun data offsets moved by what the moof grew.
+ */
+import crypto from 'node:crypto';
+import { BoxCursor, childBoxes, findChild, findPath, iterateBoxes, type Box } from '../cmaf/box-reader.js';
+import { box, fourcc, fullBox, pssh, saio, saiz, senc, sencEntrySizes, SYSTEM_IDS, u8, u32, type SampleEncryption } from '../cmaf/box-writer.js';
+import type { TrackDefaults } from '../cmaf/boxes.js';
+import { CmafError } from '../cmaf/errors.js';
+import { parseMoof } from '../cmaf/moof.js';
+import { H264ParameterSets } from './h264-slice-header.js';
+import { AUDIO_PATTERN, encryptCbcs, encryptCenc, h264Subsamples, VIDEO_PATTERN, type CencScheme } from './sample-encryption.js';
+
+/** A content key: 16-byte key ID and key. */
+export interface ContentKey {
+  kid: Buffer;
+  key: Buffer;
+}
+
+/** How one track is encrypted. */
+export interface CencTrackConfig {
+  scheme: CencScheme;
+  key: ContentKey;
+  /** cbcs: the constant IV (16 bytes) every subsample starts from. Ignored by cenc (per-sample IVs). */
+  constantIv: Buffer;
+}
+
+const VISUAL_ENTRY_FIELDS = 78;
+const AUDIO_ENTRY_FIELDS = 28;
+/** schm scheme_version 1.0 (§4.2). */
+const SCHEME_VERSION = 0x00010000;
+/** cenc per-sample IV size: 8 bytes, the high half of the CTR block (§9.1). */
+const CENC_IV_SIZE = 8;
+/** tfhd flag: no explicit base_data_offset (§8.8.7). */
+const TFHD_BASE_DATA_OFFSET = 0x1;
+const TRUN_DATA_OFFSET = 0x1;
+
+/** tenc (§8.2): version 1 carries the cbcs pattern and a constant IV. */
+function tenc(config: CencTrackConfig, kind: 'video' | 'audio'): Buffer {
+  if (config.scheme === 'cenc') return fullBox('tenc', 0, 0, u8(0), u8(0), u8(1), u8(CENC_IV_SIZE), config.key.kid);
+  const p = kind === 'video' ? VIDEO_PATTERN : AUDIO_PATTERN;
+  return fullBox('tenc', 1, 0, u8(0), u8((p.crypt << 4) | p.skip), u8(1), u8(0), config.key.kid, u8(config.constantIv.length), config.constantIv);
+}
+
+/** sinf (§8.12): the original format, the scheme and its tenc. */
+function sinf(format: string, config: CencTrackConfig, kind: 'video' | 'audio'): Buffer {
+  return box('sinf', box('frma', fourcc(format)), fullBox('schm', 0, 0, fourcc(config.scheme), u32(SCHEME_VERSION)), box('schi', tenc(config, kind)));
+}
+
+/** The pssh boxes of an encrypted init: the common system (W3C "cenc" init data) and ClearKey, each listing the key ID. */
+export function psshBoxes(kids: Buffer[]): Buffer[] {
+  return [pssh(SYSTEM_IDS.commonPssh, kids), pssh(SYSTEM_IDS.clearKey, kids)];
+}
+
+/** A container box rebuilt with `fixed` payload bytes kept and its children replaced. */
+function rebuild(b: Box, fixed: number, children: Buffer[], type = b.type): Buffer {
+  return box(type, b.buf.subarray(b.payloadStart, b.payloadStart + fixed), ...children);
+}
+
+function whole(b: Box): Buffer {
+  return b.buf.subarray(b.start, b.end);
+}
+
+/** Bytes of fixed fields before an audio sample entry's children (QuickTime versions 1 and 2 add some). */
+function audioFields(entry: Box): number {
+  const version = entry.buf.readUInt16BE(entry.payloadStart + 8);
+  return AUDIO_ENTRY_FIELDS + (version === 1 ? 16 : version === 2 ? 36 : 0);
+}
+
+/** What {@link encryptInit} found out about each track, for encrypting its fragments. */
+export interface EncryptedTrack {
+  trackId: number;
+  kind: 'video' | 'audio';
+  /** H.264 tracks: NAL length size and parameter sets for the subsample maps. */
+  nalLengthSize?: number;
+  params?: H264ParameterSets;
+}
+
+/**
+ * The init segment with every video and audio track encrypted under `config`: sample entries renamed
+ * to encv/enca with a sinf, pssh boxes (common and ClearKey) appended to the moov. Other boxes are
+ * copied as they are.
+ */
+export function encryptInit(init: Buffer, config: CencTrackConfig): { bytes: Buffer; tracks: EncryptedTrack[] } {
+  const tracks: EncryptedTrack[] = [];
+  const out: Buffer[] = [];
+  let sawMoov = false;
+  for (const top of iterateBoxes(init)) {
+    if (top.type !== 'moov') {
+      out.push(whole(top));
+      continue;
+    }
+    sawMoov = true;
+    const children = childBoxes(top).map((c) => (c.type === 'trak' ? encryptTrak(c, config, tracks) : whole(c)));
+    out.push(rebuild(top, 0, [...children, ...psshBoxes([config.key.kid])]));
+  }
+  if (!sawMoov) throw new CmafError('UNEXPECTED_BOX', 'init segment has no moov');
+  return { bytes: Buffer.concat(out), tracks };
+}
+
+function encryptTrak(trak: Box, config: CencTrackConfig, tracks: EncryptedTrack[]): Buffer {
+  const tkhd = findChild(trak, 'tkhd');
+  const hdlr = findPath(trak, 'mdia', 'hdlr');
+  if (!tkhd || !hdlr) throw new CmafError('BOX_INVALID', 'trak without tkhd/hdlr');
+  const handler = hdlr.buf.toString('latin1', hdlr.payloadStart + 8, hdlr.payloadStart + 12);
+  if (handler !== 'vide' && handler !== 'soun') return whole(trak);
+  const kind = handler === 'vide' ? 'video' : 'audio';
+  const t = BoxCursor.of(tkhd);
+  t.skip(t.fullBoxHeader().version === 1 ? 16 : 8);
+  const track: EncryptedTrack = { trackId: t.u32(), kind };
+  tracks.push(track);
+
+  const entryOf = (entry: Box): Buffer => {
+    const fields = kind === 'video' ? VISUAL_ENTRY_FIELDS : audioFields(entry);
+    const kids = childBoxes(entry, fields);
+    if (kind === 'video') {
+      const avcC = kids.find((k) => k.type === 'avcC');
+      if (avcC) {
+        const record = avcC.buf.subarray(avcC.payloadStart, avcC.end);
+        track.nalLengthSize = (record[4] & 0x3) + 1;
+        track.params = H264ParameterSets.fromAvcC(record);
+      } else if (!['vp08', 'vp09', 'av01'].includes(entry.type)) {
+        throw new CmafError('BOX_INVALID', `cannot encrypt ${entry.type} video: only H.264 (avc1/avc3), VP8/9 and AV1 are supported`);
+      }
+    }
+    return rebuild(entry, fields, [...kids.map(whole), sinf(entry.type, config, kind)], kind === 'video' ? 'encv' : 'enca');
+  };
+  const walk = (b: Box, path: string[]): Buffer => {
+    if (path.length === 0) {
+      // stsd: version/flags and entry_count, then the sample entries.
+      return rebuild(b, 8, childBoxes(b, 8).map(entryOf));
+    }
+    return rebuild(b, 0, childBoxes(b).map((c) => (c.type === path[0] ? walk(c, path.slice(1)) : whole(c))));
+  };
+  return walk(trak, ['mdia', 'minf', 'stbl', 'stsd']);
+}
+
+/** Encrypts the fragments of one track, keeping the state samples share (IV counter, parameter sets). */
+export class CencFragmentEncryptor {
+  private ivCounter: bigint;
+  private readonly defaults: Map<number, TrackDefaults>;
+
+  constructor(
+    private readonly config: CencTrackConfig,
+    private readonly track: EncryptedTrack,
+    defaults: TrackDefaults,
+  ) {
+    this.defaults = new Map([[defaults.trackId, defaults]]);
+    // cenc IVs must never repeat under one key: a random 64-bit start, then one per sample.
+    this.ivCounter = crypto.randomBytes(8).readBigUInt64BE();
+  }
+
+  /**
+   * Encrypts every moof + mdat pair in `bytes` (a part or segment: one or more CMAF chunks, with any
+   * styp/prft/emsg boxes copied as they are) into a new buffer of the encrypted chunks.
+   */
+  encrypt(bytes: Buffer): Buffer {
+    const out: Buffer[] = [];
+    let moof: Box | undefined;
+    for (const b of iterateBoxes(bytes)) {
+      if (b.type === 'moof') moof = b;
+      else if (b.type === 'mdat' && moof) {
+        out.push(...this.encryptChunk(moof, b));
+        moof = undefined;
+      } else {
+        if (moof) out.push(whole(moof));
+        moof = undefined;
+        out.push(whole(b));
+      }
+    }
+    if (moof) throw new CmafError('UNEXPECTED_BOX', 'moof without its mdat');
+    return Buffer.concat(out);
+  }
+
+  private encryptChunk(moof: Box, mdat: Box): [Buffer, Buffer] {
+    const info = parseMoof(moof, this.defaults);
+    const mdatCopy = Buffer.from(whole(mdat));
+    const shift = mdat.start;
+    const aux = new Map<number, SampleEncryption[] | undefined>();
+    for (const run of info.trafs) {
+      if (run.trackId !== this.track.trackId) throw new CmafError('BOX_INVALID', `fragment of track ${run.trackId}, encryptor of track ${this.track.trackId}`);
+      const entries: SampleEncryption[] = [];
+      for (const s of run.samples) {
+        const data = mdatCopy.subarray(s.offset - shift, s.offset - shift + s.size);
+        entries.push(this.encryptSample(data));
+      }
+      // cbcs audio (constant IV, no subsamples) needs no auxiliary information at all.
+      const needed = entries.some((e) => e.iv.length > 0 || (e.subsamples?.length ?? 0) > 0);
+      aux.set(run.trackId, needed ? entries : undefined);
+    }
+
+    const trafs: Buffer[] = [];
+    for (const child of childBoxes(moof)) {
+      if (child.type !== 'traf') {
+        trafs.push(whole(child));
+        continue;
+      }
+      const tfhd = findChild(child, 'tfhd');
+      if (tfhd && tfhd.buf.readUInt32BE(tfhd.payloadStart) & TFHD_BASE_DATA_OFFSET) throw new CmafError('BOX_INVALID', 'cannot encrypt a fragment with an absolute base_data_offset');
+      const trackId = tfhd ? tfhd.buf.readUInt32BE(tfhd.payloadStart + 4) : 0;
+      const entries = aux.get(trackId);
+      const extra = entries ? [senc(entries), saiz(sencEntrySizes(entries)), saio([0])] : [];
+      trafs.push(rebuild(child, 0, [...childBoxes(child).map(whole), ...extra]));
+    }
+    const newMoof = box('moof', ...trafs);
+    const growth = newMoof.length - (moof.end - moof.start);
+    // Patch the offsets: trun data offsets (from the moof start) move by the growth; saio points at senc's first entry.
+    for (const traf of iterateBoxes(newMoof, 8)) {
+      if (traf.type !== 'traf') continue;
+      let sencStart: number | undefined;
+      for (const c of childBoxes(traf)) {
+        if (c.type === 'trun' && newMoof.readUInt32BE(c.payloadStart) & TRUN_DATA_OFFSET) {
+          newMoof.writeInt32BE(newMoof.readInt32BE(c.payloadStart + 8) + growth, c.payloadStart + 8);
+        } else if (c.type === 'senc') sencStart = c.start;
+        else if (c.type === 'saio' && sencStart !== undefined) newMoof.writeUInt32BE(sencStart + 16, c.payloadStart + 8);
+      }
+    }
+    return [newMoof, mdatCopy];
+  }
+
+  private encryptSample(data: Buffer): SampleEncryption {
+    const { scheme, key, constantIv } = this.config;
+    const t = this.track;
+    const subsamples = t.kind === 'video' && t.nalLengthSize && t.params ? h264Subsamples(data, t.nalLengthSize, t.params, scheme) : undefined;
+    if (scheme === 'cenc') {
+      const iv = Buffer.alloc(CENC_IV_SIZE);
+      iv.writeBigUInt64BE(this.ivCounter);
+      this.ivCounter = (this.ivCounter + 1n) & 0xffffffffffffffffn;
+      encryptCenc(data, key.key, iv, subsamples);
+      return { iv, ...(subsamples ? { subsamples } : {}) };
+    }
+    encryptCbcs(data, key.key, constantIv, t.kind === 'video' ? VIDEO_PATTERN : AUDIO_PATTERN, subsamples);
+    return { iv: Buffer.alloc(0), ...(subsamples ? { subsamples } : {}) };
+  }
+}
+
+/** Encrypts one track's init segment and then its fragments under one content key. */
+export class CencTrackEncryptor {
+  private fragments?: CencFragmentEncryptor;
+
+  constructor(private readonly config: CencTrackConfig) {}
+
+  /** The encrypted init segment; `defaults` are the track's trex defaults (from the clear init). */
+  init(bytes: Buffer, defaults: TrackDefaults): Buffer {
+    const { bytes: encrypted, tracks } = encryptInit(bytes, this.config);
+    const track = tracks.find((t) => t.trackId === defaults.trackId);
+    if (!track) throw new CmafError('BOX_INVALID', `init segment has no track ${defaults.trackId}`);
+    this.fragments = new CencFragmentEncryptor(this.config, track, defaults);
+    return encrypted;
+  }
+
+  /** A part or segment of the track, encrypted (init must have been given first). */
+  fragment(bytes: Buffer): Buffer {
+    if (!this.fragments) throw new Error('CencTrackEncryptor: init segment first');
+    return this.fragments.encrypt(bytes);
+  }
+}

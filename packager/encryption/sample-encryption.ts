@@ -1,0 +1,139 @@
+/**
+ * Common Encryption of single samples (ISO/IEC 23001-7): `cenc` (AES-128 CTR, §10.1) and `cbcs`
+ * (AES-128 CBC with a 1:9 block pattern for video and every whole block for audio, a constant IV reset
+ * at each subsample, §10.4). Video samples are length-prefixed H.264 NAL units: only coded slices are
+ * encrypted, after their NAL and slice headers.
+ */
+import crypto from 'node:crypto';
+import { H264ParameterSets, NAL } from './h264-slice-header.js';
+
+/** The two Common Encryption schemes players decrypt through EME. */
+export type CencScheme = 'cenc' | 'cbcs';
+
+/** One BytesOfClearData / BytesOfProtectedData pair of a subsample map (senc, §7.2.2). */
+export interface Subsample {
+  clearBytes: number;
+  protectedBytes: number;
+}
+
+/** cbcs video pattern: 1 encrypted block then 9 clear (the HLS and CMAF norm). */
+export const VIDEO_PATTERN = { crypt: 1, skip: 9 } as const;
+/** cbcs audio: no pattern, every whole block of the sample encrypted. */
+export const AUDIO_PATTERN = { crypt: 0, skip: 0 } as const;
+
+const BLOCK = 16;
+/** senc's BytesOfClearData is 16 bits. */
+const MAX_CLEAR = 0xffff;
+/** A slice shorter than this after its header stays clear (nothing worth a block). */
+const MIN_PROTECTED = BLOCK;
+/** When a slice header cannot be parsed, this much of the NAL stays clear (the HLS SAMPLE-AES lead-in). */
+const FALLBACK_CLEAR = 32;
+
+/**
+ * The subsample map of one H.264 sample: NAL length fields, non-VCL NAL units and slice headers clear,
+ * slice data protected. For `cenc` the protected run of each slice is a whole number of blocks (the
+ * remainder moves to the clear part before it), as ISO/IEC 23001-7 §10.2 asks of AVC.
+ */
+export function h264Subsamples(sample: Buffer, nalLengthSize: number, params: H264ParameterSets, scheme: CencScheme): Subsample[] {
+  const out: Subsample[] = [];
+  let pendingClear = 0;
+  let p = 0;
+  while (p + nalLengthSize <= sample.length) {
+    const len = sample.readUIntBE(p, nalLengthSize);
+    const nalStart = p + nalLengthSize;
+    const nalEnd = Math.min(sample.length, nalStart + len);
+    const nal = sample.subarray(nalStart, nalEnd);
+    const type = nal.length ? nal[0] & 0x1f : 0;
+    let clear = nalEnd - p;
+    let protectedBytes = 0;
+    if (type === NAL.SLICE || type === NAL.IDR) {
+      const header = params.sliceHeaderBytes(nal) ?? Math.min(nal.length, FALLBACK_CLEAR);
+      let body = nal.length - header;
+      if (scheme === 'cenc') body -= body % BLOCK;
+      if (body >= MIN_PROTECTED) {
+        protectedBytes = body;
+        clear = nalEnd - p - body;
+      }
+    } else if (type === NAL.SPS || type === NAL.PPS) {
+      params.add(nal);
+    }
+    pendingClear += clear;
+    if (protectedBytes > 0) {
+      while (pendingClear > MAX_CLEAR) {
+        out.push({ clearBytes: MAX_CLEAR, protectedBytes: 0 });
+        pendingClear -= MAX_CLEAR;
+      }
+      out.push({ clearBytes: pendingClear, protectedBytes });
+      pendingClear = 0;
+    }
+    p = nalEnd;
+  }
+  pendingClear += sample.length - p;
+  while (pendingClear > 0) {
+    const n = Math.min(pendingClear, MAX_CLEAR);
+    out.push({ clearBytes: n, protectedBytes: 0 });
+    pendingClear -= n;
+  }
+  return out;
+}
+
+/**
+ * Encrypts `data` in place as `cenc`: one AES-CTR keystream from IV || 0 runs over the protected
+ * bytes of every subsample in order (the whole sample when there is no map).
+ */
+export function encryptCenc(data: Buffer, key: Buffer, iv8: Buffer, subsamples?: readonly Subsample[]): void {
+  const iv = Buffer.alloc(16);
+  iv8.copy(iv, 0, 0, 8);
+  const cipher = crypto.createCipheriv('aes-128-ctr', key, iv);
+  if (!subsamples) {
+    cipher.update(data).copy(data);
+    return;
+  }
+  let p = 0;
+  for (const s of subsamples) {
+    p += s.clearBytes;
+    if (s.protectedBytes) {
+      const range = data.subarray(p, p + s.protectedBytes);
+      cipher.update(range).copy(range);
+      p += s.protectedBytes;
+    }
+  }
+}
+
+/**
+ * Encrypts `data` in place as `cbcs`: in each protected range (the whole sample when there is no map)
+ * `crypt` blocks of every `crypt + skip` are AES-CBC encrypted, chained from the constant IV, which is
+ * reset at each range; a trailing partial block stays clear. Pattern 0:0 encrypts every whole block.
+ */
+export function encryptCbcs(data: Buffer, key: Buffer, constantIv: Buffer, pattern: { crypt: number; skip: number }, subsamples?: readonly Subsample[]): void {
+  const ranges: [number, number][] = [];
+  if (!subsamples) ranges.push([0, data.length]);
+  else {
+    let p = 0;
+    for (const s of subsamples) {
+      p += s.clearBytes;
+      if (s.protectedBytes) ranges.push([p, p + s.protectedBytes]);
+      p += s.protectedBytes;
+    }
+  }
+  for (const [start, end] of ranges) {
+    const cipher = crypto.createCipheriv('aes-128-cbc', key, constantIv).setAutoPadding(false);
+    if (pattern.crypt === 0) {
+      const whole = start + Math.floor((end - start) / BLOCK) * BLOCK;
+      if (whole > start) cipher.update(data.subarray(start, whole)).copy(data, start);
+      continue;
+    }
+    // Gather the encrypted blocks, encrypt them as one CBC chain, scatter them back.
+    const stride = (pattern.crypt + pattern.skip) * BLOCK;
+    const run = pattern.crypt * BLOCK;
+    const picked: Buffer[] = [];
+    for (let p = start; p + run <= end; p += stride) picked.push(data.subarray(p, p + run));
+    if (picked.length === 0) continue;
+    const encrypted = cipher.update(picked.length === 1 ? picked[0] : Buffer.concat(picked));
+    let q = 0;
+    for (const block of picked) {
+      encrypted.copy(block, 0, q, q + run);
+      q += run;
+    }
+  }
+}
