@@ -94,7 +94,9 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
       }
     }
     if (has('vod-worker') && jobs) {
-      const worker = new VodWorker({ jobs, blobs, bus, logger, metrics }, config);
+      // Content keys: control-api's store in this process, or over its internal route when split.
+      const keys = controlApi ?? new ControlApiClient({}, config);
+      const worker = new VodWorker({ jobs, blobs, bus, logger, metrics, keys }, config);
       await worker.start();
       life.add('vod-worker', worker);
       if (services.length === 1) {

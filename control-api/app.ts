@@ -24,6 +24,8 @@ import { profilesRoutes } from './accounts/profiles-routes.js';
 import type { Services } from './http/route-context.js';
 import { TokenService } from './accounts/tokens.js';
 import { PlaybackPolicies } from './playback/playback-policies.js';
+import { KeyStore } from './playback/key-store.js';
+import { keyServerRoutes } from './playback/key-server-routes.js';
 import { catalogRoutes, createCatalog } from './catalog/index.js';
 import { createEngagement, engagementRoutes, notificationsRoutes } from './engagement/index.js';
 
@@ -100,6 +102,7 @@ export function createServices(deps: ControlApiDeps, config: Config): Services {
     profiles,
     liveStreams: new LiveStreamService({ sql: deps.sql, assets, logger, bus: deps.bus, policies }, config),
     policies,
+    keys: new KeyStore({ sql: deps.sql }, config.drm.keyEncryptionKey),
   };
 }
 
@@ -145,6 +148,7 @@ export async function buildControlApi(deps: ControlApiDeps, config: Config): Pro
   await app.register(assetsRoutes, ctx);
   await app.register(uploadsRoutes, ctx);
   await app.register(playbackTokensRoutes, ctx);
+  await app.register(keyServerRoutes, { config, keys: ctx.services.keys, liveState: deps.liveState, metrics: deps.metrics });
   await app.register(internalRoutes, ctx);
   const { services } = ctx;
   await app.register(catalogRoutes, {

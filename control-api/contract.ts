@@ -5,6 +5,9 @@
  */
 import type { Rung } from '../platform/index.js';
 import type { VodTracks } from '../packager/contract.js';
+import type { EncryptionMode } from '../packager/contract.js';
+
+export type { EncryptionMode } from '../packager/contract.js';
 
 /** What an account may do: viewers watch, creators also stream and upload, admins also administer. */
 export type AccountRole = 'viewer' | 'creator' | 'admin';
@@ -88,6 +91,8 @@ export interface LiveStreamView {
   /** Per-stream ladder, or null for the platform default. */
   ladder: LadderRung[] | null;
   playbackPolicy: PlaybackPolicy;
+  /** How its media is encrypted (`none`, `cbcs`, `cenc`). */
+  encryption: EncryptionMode;
   /** Recordings of this stream, newest first. */
   recentAssetIds: string[];
   createdAt: string;
@@ -132,6 +137,8 @@ export interface AssetView {
   /** The upload it was made from (null for recordings). */
   uploadId: string | null;
   playbackPolicy: PlaybackPolicy;
+  /** How its media is encrypted (`none`, `cbcs`, `cenc`): encrypted media plays only with a licence from the key server. */
+  encryption: EncryptionMode;
   playback: PlaybackUrls;
   /** Video rungs, audio languages and captions, once ready (null for recordings and while preparing). */
   tracks: VodTracks | null;
@@ -160,6 +167,8 @@ export type PublishAuthorization =
       ladder?: LadderRung[];
       passthrough: boolean;
       playbackPolicy: PlaybackPolicy;
+      /** Sample encryption of the session's media (absent: clear). */
+      encryption?: EncryptionMode;
     }
   | { ok: false; reason: PublishRejection };
 
@@ -216,6 +225,8 @@ export interface VodJob {
   file: string;
   /** Epoch ms the upload completed (for seconds-to-playable). */
   uploadedAtMs: number;
+  /** Sample encryption of the packaged media; the key comes from the KeyProvider, the licence URL goes in the MPD. */
+  encryption?: { scheme: 'cbcs' | 'cenc'; licenseUrl: string };
 }
 
 /** pg-boss queue of VOD transcodes. */

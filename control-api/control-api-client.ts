@@ -1,4 +1,5 @@
 import { AppError, type Config } from '../platform/index.js';
+import type { ContentKeyGrant, KeyProvider, KeyRequest } from '../packager/contract.js';
 import type { PublishAuthorizer, PublishMeta } from '../ingest/contract.js';
 import {
   INTERNAL_TOKEN_HEADER, type AssetStatus, type AssetView, type LiveStreamControl, type LiveStreamStatus,
@@ -12,7 +13,7 @@ const TIMEOUT_MS = 5000;
  * LiveStreamControl over HTTP, for a live pipeline running in another process than control-api:
  * calls the /internal/v1 routes with config.internalToken.
  */
-export class ControlApiClient implements LiveStreamControl, PublishAuthorizer {
+export class ControlApiClient implements LiveStreamControl, PublishAuthorizer, KeyProvider {
   private readonly base: string;
 
   constructor(
@@ -31,6 +32,13 @@ export class ControlApiClient implements LiveStreamControl, PublishAuthorizer {
   /** ingest's PublishAuthorizer port, over HTTP. */
   authorize(streamKey: string, _meta: PublishMeta): Promise<PublishAuthorization> {
     return this.authorizePublish(streamKey);
+  }
+
+  /** The packager's KeyProvider over HTTP: the content key of (media, period), made on first request. */
+  async contentKey(req: KeyRequest): Promise<ContentKeyGrant> {
+    const res = await this.call('POST', '/internal/v1/content-keys', req, [200]);
+    const body = (await res.json()) as { kid: string; key: string; iv: string };
+    return { kid: body.kid, key: Buffer.from(body.key, 'base64'), iv: Buffer.from(body.iv, 'hex') };
   }
 
   /** A stream's or asset's playback policy, from control-api's database. */

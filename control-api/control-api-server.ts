@@ -10,6 +10,7 @@ import type {
 } from './contract.js';
 import { controlApiMigrations } from './migrations.js';
 import type { Services } from './http/route-context.js';
+import type { ContentKeyGrant, KeyProvider, KeyRequest } from '../packager/contract.js';
 
 /** Consumer group: with several control-api processes, each event is handled once. */
 const GROUP = 'control-api';
@@ -19,7 +20,7 @@ const GROUP = 'control-api';
  * recordings in step with the live pipeline, both from bus events and through direct calls
  * (in one-process mode ingest calls `authorize` here; split, it uses the /internal HTTP routes).
  */
-export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
+export class ControlApiServer implements LiveStreamControl, PublishAuthorizer, KeyProvider {
   private readonly services: Services;
   private readonly logger: Logger;
   private app?: FastifyInstance;
@@ -90,6 +91,11 @@ export class ControlApiServer implements LiveStreamControl, PublishAuthorizer {
     this.services.policies.close();
     await Promise.allSettled(this.unsubscribes.splice(0).map((u) => u()));
     await this.app?.close();
+  }
+
+  /** The packager's KeyProvider, answered in process: the content key of (media, period). */
+  contentKey(req: KeyRequest): Promise<ContentKeyGrant> {
+    return this.services.keys.contentKey(req);
   }
 
   /** The playback policy of a stream or asset, from the database (for edges that found no entry). */

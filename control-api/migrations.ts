@@ -155,6 +155,24 @@ const coreMigrations: Migration[] = [
       );
     `,
   },
+  {
+    // Content protection: each stream's and asset's encryption, and the content keys (wrapped with
+    // KEY_ENCRYPTION_KEY), one per (media, period): 'vod' for an asset, '{session}:{n}' for live.
+    id: 'control_api_0017_encryption',
+    up: `
+      ALTER TABLE assets ADD COLUMN encryption text NOT NULL DEFAULT 'none' CHECK (encryption IN ('none', 'aes-128', 'cbcs', 'cenc'));
+      ALTER TABLE live_streams ADD COLUMN encryption text NOT NULL DEFAULT 'none' CHECK (encryption IN ('none', 'aes-128', 'cbcs', 'cenc'));
+      CREATE TABLE content_keys (
+        kid text PRIMARY KEY,
+        media_id text NOT NULL,
+        period text NOT NULL,
+        wrapped_key text NOT NULL,
+        iv text NOT NULL,
+        created_at timestamptz NOT NULL,
+        UNIQUE (media_id, period)
+      );
+    `,
+  },
 ];
 
 /** Every control-api migration: the core ones above, then each domain's (one history on PGlite and Postgres). */

@@ -1,8 +1,5 @@
-import jwt from 'jsonwebtoken';
 import { LRUCache } from 'lru-cache';
-import {
-  PLAYBACK_TOKEN_ALGORITHM, PLAYBACK_TOKEN_AUDIENCE, PLAYBACK_TOKEN_ISSUER, PLAYBACK_TOKEN_MAX_TTL_SECONDS, PLAYBACK_TOKEN_TYPE, type PlaybackTokenClaims,
-} from './contract.js';
+import { verifyPlaybackToken } from '../platform/index.js';
 
 export { signPlaybackToken } from '../platform/index.js';
 
@@ -52,19 +49,7 @@ export class PlaybackAuth {
   }
 
   private verify(token: string): Verified | 'invalid' | 'expired' {
-    if (token.length > 4096) return 'invalid';
-    let verified: jwt.Jwt;
-    try {
-      verified = jwt.verify(token, this.key, { algorithms: [PLAYBACK_TOKEN_ALGORITHM], issuer: PLAYBACK_TOKEN_ISSUER, audience: PLAYBACK_TOKEN_AUDIENCE, complete: true });
-    } catch (err) {
-      return err instanceof jwt.TokenExpiredError ? 'expired' : 'invalid';
-    }
-    // Explicitly typed (RFC 8725 §3.11): a JWT made for something else does not pass, whatever its key.
-    if (verified.header.typ !== PLAYBACK_TOKEN_TYPE || typeof verified.payload !== 'object') return 'invalid';
-    const claims = verified.payload as Partial<PlaybackTokenClaims>;
-    // jsonwebtoken accepts tokens without exp; playback tokens must expire, and within a day of issue.
-    if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number' || typeof claims.iat !== 'number') return 'invalid';
-    if (claims.exp - claims.iat > PLAYBACK_TOKEN_MAX_TTL_SECONDS) return 'invalid';
-    return { sub: claims.sub, expMs: claims.exp * 1000 };
+    const v = verifyPlaybackToken(this.key, token);
+    return typeof v === 'string' ? v : { sub: v.sub, expMs: v.expMs };
   }
 }

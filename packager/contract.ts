@@ -156,3 +156,4 @@ export interface VodTracks {
 
 /** The VOD job and its queue are control-api's (it sends them); the worker here runs them. */
 export { VOD_QUEUE, VOD_CAPTIONS_QUEUE, captionFolder, type VodJob, type VodCaptionsJob, type CaptionTrack } from '../control-api/contract.js';
+export { randomContentKey, encryptionInfoFor, type ContentKeyGrant, type EncryptionMode, type KeyProvider, type KeyRequest } from './crypto/key-provider.js';

@@ -98,6 +98,17 @@ export interface Config {
     maxObjectBytes?: number;
     blockingReloadTtlSeconds: number;
   };
+  /** Content protection: the key store's master key, the default policy, live key rotation, licence limits. */
+  drm: {
+    /** KEY_ENCRYPTION_KEY: 32 bytes (64 hex digits) that wrap every content key before it is stored. */
+    keyEncryptionKey?: Buffer;
+    /** Encryption of new streams and assets that do not choose one. */
+    defaultEncryption: 'none' | 'aes-128' | 'cbcs' | 'cenc';
+    /** Live: a new key every this many segments (0: one key per session). */
+    keyRotationSegments: number;
+    /** Licence and key requests per viewer token per minute. */
+    licenseRequestsPerMinute: number;
+  };
   /** Internal URL services use to reach control-api when split into processes. */
   controlApiUrl: string;
   /** Shared secret for service-to-service calls (ingest → control-api authorization). */
@@ -328,6 +339,12 @@ export function loadConfig(env: Env = process.env, opts: { localSecrets?: boolea
       maxObjectBytes: env.EDGE_MAX_OBJECT_BYTES ? num(env, 'EDGE_MAX_OBJECT_BYTES', 0, 1024) : undefined,
       blockingReloadTtlSeconds: num(env, 'EDGE_BLOCKING_RELOAD_TTL', 6, 0, 3600),
     },
+    drm: {
+      keyEncryptionKey: keyEncryptionKey(env.KEY_ENCRYPTION_KEY),
+      defaultEncryption: oneOf(env, 'DEFAULT_ENCRYPTION', ['none', 'aes-128', 'cbcs', 'cenc'] as const, 'none'),
+      keyRotationSegments: num(env, 'KEY_ROTATION_SEGMENTS', 0, 0, 1_000_000),
+      licenseRequestsPerMinute: num(env, 'LICENSE_REQUESTS_PER_MINUTE', 120, 1, 1_000_000),
+    },
     controlApiUrl: str(env, 'CONTROL_API_URL', `http://127.0.0.1:${ports.api}`),
     internalToken: env.INTERNAL_TOKEN || crypto.randomBytes(24).toString('hex'),
   };
@@ -348,8 +365,23 @@ function checkSecret(name: string, value: string | undefined, required: boolean)
   if (new Set(value).size < 10) throw new ConfigError(`${name} has too few distinct characters to be a secret`);
 }
 
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], def: T): T {
+  const v = str(env, name, def);
+  if (!values.includes(v as T)) throw new ConfigError(`${name}=${v} must be one of ${values.join(', ')}`);
+  return v as T;
+}
+
+/** KEY_ENCRYPTION_KEY: 64 hex digits (AES-256 key wrap, RFC 3394); unset means encryption is off. */
+function keyEncryptionKey(raw: string | undefined): Buffer | undefined {
+  if (!raw) return undefined;
+  if (!/^[0-9a-fA-F]{64}$/.test(raw)) throw new ConfigError('KEY_ENCRYPTION_KEY must be 64 hex digits (32 bytes, e.g. openssl rand -hex 32)');
+  const key = Buffer.from(raw, 'hex');
+  if (new Set(key).size < 10) throw new ConfigError('KEY_ENCRYPTION_KEY has too few distinct bytes to be a secret');
+  return key;
+}
+
 /** The secrets a one-process platform keeps in DATA_DIR/secrets.json (created 0600 on first boot). */
-const LOCAL_SECRETS = ['JWT_SECRET', 'INTERNAL_TOKEN', 'PLAYBACK_SIGNING_KEY'] as const;
+const LOCAL_SECRETS = ['JWT_SECRET', 'INTERNAL_TOKEN', 'PLAYBACK_SIGNING_KEY', 'KEY_ENCRYPTION_KEY'] as const;
 
 function localSecrets(dataDir: string, env: Env): Record<string, string> {
   const file = path.join(dataDir, 'secrets.json');

@@ -15,18 +15,46 @@ export const PLAYBACK_TOKEN_AUDIENCE = 'streamforge-playback';
 /** The longest a playback token may live (exp − iat); the edge refuses longer ones. */
 export const PLAYBACK_TOKEN_MAX_TTL_SECONDS = 86_400;
 
-/** Signs a playback token for one stream or asset, valid for ttlSeconds (at most a day). */
-export function signPlaybackToken(key: string, claims: { sub: string; ttlSeconds: number }): string {
+/** Signs a playback token for one stream or asset (and, when given, one profile), valid for ttlSeconds (at most a day). */
+export function signPlaybackToken(key: string, claims: { sub: string; ttlSeconds: number; pid?: string }): string {
   if (!key) throw new Error('playback signing key is empty');
   if (!(claims.ttlSeconds > 0)) throw new Error('ttlSeconds must be positive');
   if (claims.ttlSeconds > PLAYBACK_TOKEN_MAX_TTL_SECONDS) throw new Error(`ttlSeconds must be at most ${PLAYBACK_TOKEN_MAX_TTL_SECONDS}`);
-  return jwt.sign({ sub: claims.sub }, key, {
+  return jwt.sign(claims.pid ? { sub: claims.sub, pid: claims.pid } : { sub: claims.sub }, key, {
     algorithm: PLAYBACK_TOKEN_ALGORITHM,
     expiresIn: Math.ceil(claims.ttlSeconds),
     issuer: PLAYBACK_TOKEN_ISSUER,
     audience: PLAYBACK_TOKEN_AUDIENCE,
     header: { alg: PLAYBACK_TOKEN_ALGORITHM, typ: PLAYBACK_TOKEN_TYPE },
   });
+}
+
+/** A verified playback token: the media it names, when it expires, and the profile it was issued to. */
+export interface VerifiedPlaybackToken {
+  sub: string;
+  expMs: number;
+  /** The profile the token is bound to (encrypted media and catalog titles). */
+  pid?: string;
+}
+
+/**
+ * Verifies a playback token with an explicit algorithm allow-list, its type (RFC 8725 §3.11: a JWT made
+ * for something else does not pass, whatever its key), issuer, audience, and a lifetime of at most a day.
+ */
+export function verifyPlaybackToken(key: string, token: string): VerifiedPlaybackToken | 'invalid' | 'expired' {
+  if (token.length > 4096) return 'invalid';
+  let verified: jwt.Jwt;
+  try {
+    verified = jwt.verify(token, key, { algorithms: [PLAYBACK_TOKEN_ALGORITHM], issuer: PLAYBACK_TOKEN_ISSUER, audience: PLAYBACK_TOKEN_AUDIENCE, complete: true });
+  } catch (err) {
+    return err instanceof jwt.TokenExpiredError ? 'expired' : 'invalid';
+  }
+  if (verified.header.typ !== PLAYBACK_TOKEN_TYPE || typeof verified.payload !== 'object') return 'invalid';
+  const claims = verified.payload as { sub?: unknown; exp?: unknown; iat?: unknown; pid?: unknown };
+  // jsonwebtoken accepts tokens without exp; playback tokens must expire, and within a day of issue.
+  if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number' || typeof claims.iat !== 'number') return 'invalid';
+  if (claims.exp - claims.iat > PLAYBACK_TOKEN_MAX_TTL_SECONDS) return 'invalid';
+  return { sub: claims.sub, expMs: claims.exp * 1000, ...(typeof claims.pid === 'string' ? { pid: claims.pid } : {}) };
 }
 
 /**

@@ -41,3 +41,8 @@ export const PageQuery = Type.Object(
   },
   closed,
 );
+
+/** How media is encrypted: `cbcs` (one copy for HLS and DASH, every EME player), `cenc` (AES-CTR, DASH/Widevine-style players). */
+export const Encryption = Type.Union([Type.Literal('none'), Type.Literal('aes-128'), Type.Literal('cbcs'), Type.Literal('cenc')], {
+  description: 'none (default DEFAULT_ENCRYPTION), cbcs or cenc (Common Encryption; licences from POST /v1/drm/clearkey), aes-128 (HLS whole-segment, live streams)',
+});

@@ -8,6 +8,7 @@ import type { LiveStreamService } from '../streams/live-streams.js';
 import type { ProfileService } from '../accounts/profiles.js';
 import type { TokenService } from '../accounts/tokens.js';
 import type { PlaybackPolicies } from '../playback/playback-policies.js';
+import type { KeyStore } from '../playback/key-store.js';
 import type { CatalogDomain } from '../catalog/index.js';
 import type { EngagementDomain } from '../engagement/index.js';
 
@@ -23,6 +24,8 @@ export interface Services {
   assets: AssetService;
   uploads: UploadService;
   policies: PlaybackPolicies;
+  /** Content keys (the built-in KeyProvider) for the packager and the key server. */
+  keys: KeyStore;
   catalog: CatalogDomain;
   engagement: EngagementDomain;
 }

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { BlobStore, Config, JobQueue, Logger, Sql } from '../../platform/index.js';
 import type { PackagerTopics, VodTracks } from '../../packager/contract.js';
-import { VOD_CAPTIONS_QUEUE, captionFolder, type AssetStatus, type AssetView, type CaptionTrack, type RecordingAssetInput, type VodCaptionsJob } from '../contract.js';
+import { VOD_CAPTIONS_QUEUE, captionFolder, type EncryptionMode, type AssetStatus, type AssetView, type CaptionTrack, type RecordingAssetInput, type VodCaptionsJob } from '../contract.js';
 import { AppError } from '../../platform/index.js';
 import { toWebVtt } from './captions.js';
 import type { ControlApiBus } from '../app.js';
@@ -26,6 +26,7 @@ interface AssetRow {
   tracks: VodTracks | null;
   errors: { code: string; message: string } | null;
   playback_policy: 'public' | 'signed';
+  encryption: EncryptionMode;
   thumbnails: { poster: string; sprite: string; vtt: string } | null;
 }
 
@@ -126,13 +127,20 @@ export class AssetService {
     return row && { accountId: row.account_id, title: row.title, uploadId: row.upload_id };
   }
 
+  /** How an asset's media is encrypted; undefined when it does not exist. */
+  async encryptionOf(id: string): Promise<EncryptionMode | undefined> {
+    if (!isUuid(id)) return undefined;
+    const [row] = await this.deps.sql.query<{ encryption: EncryptionMode }>(`SELECT encryption FROM assets WHERE id = $1`, [id]);
+    return row?.encryption;
+  }
+
   /** Registers the asset of a finished upload (status preparing until its job reports). */
-  async createUploaded(input: { id: string; accountId: string; uploadId: string; title: string; description?: string; playbackPolicy?: 'public' | 'signed' }): Promise<void> {
+  async createUploaded(input: { id: string; accountId: string; uploadId: string; title: string; description?: string; playbackPolicy?: 'public' | 'signed'; encryption?: EncryptionMode }): Promise<void> {
     const policy = input.playbackPolicy ?? 'public';
     const inserted = await this.deps.sql.query<{ id: string }>(
-      `INSERT INTO assets (id, account_id, title, description, status, created_at, playback_policy, upload_id, progress_percent)
-       VALUES ($1, $2, $3, $4, 'preparing', now(), $5, $6, 0) ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [input.id, input.accountId, input.title, input.description ?? null, policy, input.uploadId],
+      `INSERT INTO assets (id, account_id, title, description, status, created_at, playback_policy, upload_id, progress_percent, encryption)
+       VALUES ($1, $2, $3, $4, 'preparing', now(), $5, $6, 0, $7) ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [input.id, input.accountId, input.title, input.description ?? null, policy, input.uploadId, input.encryption ?? 'none'],
     );
     await this.deps.policies?.set(input.id, policy);
     if (inserted.length) {
@@ -250,6 +258,7 @@ export class AssetService {
       liveStreamId: row.live_stream_id,
       uploadId: row.upload_id,
       playbackPolicy: row.playback_policy,
+      encryption: row.encryption ?? 'none',
       playback: toAssetPlaybackUrls(this.config, row.id),
       tracks: row.tracks,
       thumbnails: row.thumbnails ? toAssetMediaUrls(this.config, row.id, row.thumbnails) : null,

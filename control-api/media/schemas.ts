@@ -1,6 +1,6 @@
 /** TypeBox schemas of assets; the shared ones are in ../http/common-schemas.ts. */
 import { Type } from 'typebox';
-import { closed, IsoDate, Nullable } from '../http/common-schemas.js';
+import { closed, Encryption, IsoDate, Nullable } from '../http/common-schemas.js';
 import { Playback } from '../streams/schemas.js';
 
 const AssetStatus = Type.Union([Type.Literal('preparing'), Type.Literal('ready'), Type.Literal('errored')]);
@@ -28,6 +28,7 @@ export const AssetSchema = Type.Object({
   liveStreamId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
   uploadId: Nullable(Type.String({ format: 'uuid' })),
   playbackPolicy: Type.Union([Type.Literal('public'), Type.Literal('signed')]),
+  encryption: Encryption,
   playback: Playback,
   tracks: Nullable(VodTracks),
   thumbnails: Nullable(Type.Object({ poster: Type.String(), sprite: Type.String(), vtt: Type.String() })),
@@ -58,6 +59,7 @@ export const CreateUploadBody = Type.Object(
         title: Type.String({ minLength: 1, maxLength: 200 }),
         description: Type.Optional(Type.String({ maxLength: 5000 })),
         playbackPolicy: Type.Optional(Type.Union([Type.Literal('public'), Type.Literal('signed')])),
+        encryption: Type.Optional(Encryption),
       },
       closed,
     ),

@@ -16,9 +16,10 @@ import { Server as TusServer } from '@tus/server';
 import { EVENTS, type DataStore, type Upload } from '@tus/utils';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { AppError, type Config, type JobQueue, type Logger, type Sql } from '../../platform/index.js';
-import { VOD_QUEUE, type VodJob } from '../contract.js';
+import { VOD_QUEUE, type EncryptionMode, type VodJob } from '../contract.js';
 import { conflict, isUuid, notFound } from '../http/http-errors.js';
-import { toOrigin } from '../playback/urls.js';
+import { clearKeyLicenseUrl, toOrigin } from '../playback/urls.js';
+import { requireEncryptionSupport } from '../playback/key-store.js';
 import type { AssetService } from './assets.js';
 
 /** Lifecycle of an upload (DESIGN "Contracts"). */
@@ -29,6 +30,8 @@ export interface UploadAssetSettings {
   title: string;
   description?: string;
   playbackPolicy?: 'public' | 'signed';
+  /** Sample encryption of the packaged media (default DEFAULT_ENCRYPTION). */
+  encryption?: EncryptionMode;
 }
 
 /** An upload as the API returns it. */
@@ -160,6 +163,9 @@ export class UploadService {
     if (Number(open?.n ?? 0) >= this.config.quotas.pendingUploads) {
       throw new AppError(403, 'QUOTA_PENDING_UPLOADS', `this account has ${open.n} unfinished uploads, the most QUOTA_PENDING_UPLOADS allows: finish or cancel one first`);
     }
+    const encryption = settings.encryption ?? this.config.drm.defaultEncryption;
+    requireEncryptionSupport(this.config, encryption, 'asset');
+    settings = { ...settings, encryption };
     const id = crypto.randomUUID();
     const now = new Date();
     const expires = new Date(now.getTime() + this.config.vod.uploadExpirySeconds * 1000);
@@ -231,7 +237,11 @@ export class UploadService {
     const assetId = crypto.randomUUID();
     await this.deps.assets.createUploaded({ id: assetId, accountId: row.account_id, uploadId: row.id, ...row.asset_settings });
     await this.deps.sql.query(`UPDATE uploads SET status = 'asset_created', asset_id = $2, size = $3, completed_at = now() WHERE id = $1`, [row.id, assetId, upload.size ?? upload.offset]);
-    const job: VodJob = { assetId, uploadId: row.id, file: path.join(this.config.vod.uploadDir, row.id), uploadedAtMs: Date.now() };
+    const encryption = row.asset_settings.encryption;
+    const job: VodJob = {
+      assetId, uploadId: row.id, file: path.join(this.config.vod.uploadDir, row.id), uploadedAtMs: Date.now(),
+      ...(encryption === 'cbcs' || encryption === 'cenc' ? { encryption: { scheme: encryption, licenseUrl: clearKeyLicenseUrl(this.config) } } : {}),
+    };
     try {
       await this.deps.jobs?.send(VOD_QUEUE, job, { timeoutSeconds: this.config.vod.jobTimeoutSeconds });
     } catch (err) {

@@ -34,6 +34,11 @@ export function toAssetMediaUrls<T extends Record<string, string>>(config: UrlCo
   return Object.fromEntries(Object.entries(files).map(([k, v]) => [k, base + v])) as T;
 }
 
+/** The ClearKey licence endpoint (the key server), as MPDs name it and players call it. */
+export function clearKeyLicenseUrl(config: UrlConfig): string {
+  return `${toOrigin('http', config.publicHost, config.ports.api)}/v1/drm/clearkey`;
+}
+
 /** Absolute playback URLs of one on-demand asset at the edge. */
 export function toAssetPlaybackUrls(config: UrlConfig, assetId: string): PlaybackUrls {
   const edge = toOrigin('http', config.publicHost, config.ports.edge);

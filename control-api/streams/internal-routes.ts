@@ -40,6 +40,22 @@ export const internalRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
     async (req) => ({ policy: await services.policies.policyOf(req.params.id) }),
   );
 
+  // The packager's KeyProvider when it runs in another process: content keys travel only on this guarded route.
+  app.post(
+    '/internal/v1/content-keys',
+    {
+      schema: {
+        ...base,
+        body: Type.Object({ mediaId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }), period: Type.String({ pattern: '^[A-Za-z0-9_:.-]{1,128}$' }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ kid: Type.String(), key: Type.String(), iv: Type.String() }), ...errorResponses },
+      },
+    },
+    async (req) => {
+      const grant = await services.keys.contentKey(req.body);
+      return { kid: grant.kid, key: grant.key.toString('base64'), iv: grant.iv.toString('hex') };
+    },
+  );
+
   app.post(
     '/internal/v1/publish-authorizations',
     { schema: { ...base, body: PublishAuthorizationBody, response: { 200: PublishAuthorizationSchema, ...errorResponses } } },

@@ -90,6 +90,7 @@ function liveStreamFlow(open: () => Promise<{ sql: Sql; drop?: () => Promise<voi
       passthrough: false,
       ladder: [{ name: '480p', height: 480, videoBitrateKbps: 1400 }],
       playbackPolicy: 'public',
+      encryption: 'none',
       recentAssetIds: [],
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
@@ -200,7 +201,7 @@ function liveStreamFlow(open: () => Promise<{ sql: Sql; drop?: () => Promise<voi
     const asset = await t.app.inject({ method: 'GET', url: `/v1/assets/${first!.id}`, headers: u.auth });
     expect(asset.json()).toEqual({
       id: first!.id, title: expect.stringContaining('Test stream'), description: null, status: 'preparing', duration: 12.5, liveStreamId: s.id,
-      uploadId: null, playbackPolicy: 'public', tracks: null, thumbnails: null, progress: { percent: 0 }, playableFrom: null, readyAt: null, errors: null,
+      uploadId: null, playbackPolicy: 'public', encryption: 'none', tracks: null, thumbnails: null, progress: { percent: 0 }, playableFrom: null, readyAt: null, errors: null,
       playback: {
         hls: `http://media.example.test:8091/vod/${first!.id}/master.m3u8`,
         dash: `http://media.example.test:8091/vod/${first!.id}/manifest.mpd`,

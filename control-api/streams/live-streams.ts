@@ -7,8 +7,9 @@ import type {
   IngestHealth,
   PublishRejection,
   LiveStreamError,
-  ControlApiTopics, LadderRung, LiveStreamStatus, LiveStreamView, PlaybackPolicy, PublishAuthorization,
+  ControlApiTopics, EncryptionMode, LadderRung, LiveStreamStatus, LiveStreamView, PlaybackPolicy, PublishAuthorization,
 } from '../contract.js';
+import { requireEncryptionSupport } from '../playback/key-store.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { isUuid, notFound } from '../http/http-errors.js';
 import { randomBase62, sha256 } from '../accounts/passwords.js';
@@ -24,6 +25,7 @@ interface LiveStreamRow {
   ladder: LadderRung[] | null;
   passthrough: boolean;
   playback_policy: PlaybackPolicy;
+  encryption: EncryptionMode;
   created_at: Date;
   updated_at: Date;
   last_live_at: Date | null;
@@ -51,6 +53,7 @@ export interface CreateLiveStreamInput {
   passthrough?: boolean;
   ladder?: LadderRung[];
   playbackPolicy?: PlaybackPolicy;
+  encryption?: EncryptionMode;
 }
 
 /** One page of a listing; `nextCursor` is null on the last page. */
@@ -81,6 +84,8 @@ export class LiveStreamService {
     if (input.playbackPolicy === 'signed' && !this.config.edge.playbackSigningKey) {
       throw new AppError(409, 'PLAYBACK_SIGNING_DISABLED', 'playbackPolicy "signed" needs PLAYBACK_SIGNING_KEY on this server (one-process mode generates one under DATA_DIR)');
     }
+    const encryption = input.encryption ?? this.config.drm.defaultEncryption;
+    requireEncryptionSupport(this.config, encryption, 'stream');
     const [{ n }] = await this.deps.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM live_streams WHERE account_id = $1`, [accountId]);
     if (n >= this.config.quotas.liveStreams) {
       throw new AppError(403, 'QUOTA_LIVE_STREAMS', `this account has ${n} live streams, the most QUOTA_LIVE_STREAMS allows; delete one first`);
@@ -88,11 +93,11 @@ export class LiveStreamService {
     const key = newStreamKey();
     const now = new Date();
     const [row] = await this.deps.sql.query<LiveStreamRow>(
-      `INSERT INTO live_streams (id, account_id, title, stream_key_hash, stream_key_prefix, ladder, passthrough, playback_policy, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $9) RETURNING *`,
+      `INSERT INTO live_streams (id, account_id, title, stream_key_hash, stream_key_prefix, ladder, passthrough, playback_policy, created_at, updated_at, encryption)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $9, $10) RETURNING *`,
       [
         crypto.randomUUID(), accountId, input.title.trim(), key.hash, key.prefix,
-        input.ladder ? JSON.stringify(input.ladder) : null, input.passthrough ?? false, input.playbackPolicy ?? 'public', now,
+        input.ladder ? JSON.stringify(input.ladder) : null, input.passthrough ?? false, input.playbackPolicy ?? 'public', now, encryption,
       ],
     );
     await this.deps.policies?.set(row.id, row.playback_policy);
@@ -172,6 +177,7 @@ export class LiveStreamService {
       ...(row.ladder ? { ladder: row.ladder } : {}),
       passthrough: row.passthrough,
       playbackPolicy: row.playback_policy,
+      ...(row.encryption && row.encryption !== 'none' ? { encryption: row.encryption } : {}),
     };
   }
 
@@ -248,6 +254,7 @@ export class LiveStreamService {
       passthrough: row.passthrough,
       ladder: row.ladder,
       playbackPolicy: row.playback_policy,
+      encryption: row.encryption ?? 'none',
       recentAssetIds,
       createdAt: new Date(row.created_at).toISOString(),
       updatedAt: new Date(row.updated_at).toISOString(),

@@ -1,6 +1,6 @@
 /** TypeBox schemas of live streams and the internal live-pipeline calls; the shared ones are in ../http/common-schemas.ts. */
 import { Type } from 'typebox';
-import { closed, IsoDate } from '../http/common-schemas.js';
+import { closed, Encryption, IsoDate } from '../http/common-schemas.js';
 
 export const Playback = Type.Object({
   hls: Type.String({ format: 'uri', description: 'HLS multivariant playlist at the edge' }),
@@ -25,6 +25,7 @@ export const CreateLiveStreamBody = Type.Object(
     passthrough: Type.Optional(Type.Boolean({ description: 'also offer the source rendition untouched' })),
     ladder: Type.Optional(Type.Array(Rung, { minItems: 1, maxItems: 6, description: 'overrides the platform ladder' })),
     playbackPolicy: Type.Optional(Policy),
+    encryption: Type.Optional(Encryption),
   },
   closed,
 );
@@ -43,6 +44,7 @@ export const LiveStreamSchema = Type.Object({
   passthrough: Type.Boolean(),
   ladder: Type.Union([Type.Array(Rung), Type.Null()]),
   playbackPolicy: Policy,
+  encryption: Encryption,
   recentAssetIds: Type.Array(Type.String({ format: 'uuid' }), { description: 'recordings, newest first' }),
   createdAt: IsoDate,
   updatedAt: IsoDate,
@@ -84,6 +86,7 @@ export const PublishAuthorizationSchema = Type.Union([
     ladder: Type.Optional(Type.Array(Rung)),
     passthrough: Type.Boolean(),
     playbackPolicy: Policy,
+    encryption: Type.Optional(Encryption),
   }),
   Type.Object({
     ok: Type.Literal(false),

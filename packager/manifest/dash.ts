@@ -1,3 +1,4 @@
+import { DASH_CENC_NAMESPACES, dashContentProtection, type EncryptionInfo } from './encryption-info.js';
 import { DASH_INIT_TEMPLATE, DASH_MEDIA_TEMPLATE } from './paths.js';
 
 /**
@@ -60,6 +61,8 @@ export interface MpdState {
   mediaPresentationDuration?: number;
   /** Side-loaded WebVTT subtitles, one AdaptationSet each (static MPDs). */
   textTracks?: DashTextTrack[];
+  /** Every audio and video AdaptationSet is encrypted this way (ContentProtection). */
+  encryption?: EncryptionInfo;
 }
 
 /** A whole-file WebVTT subtitle track (`contentType="text"`, BaseURL). */
@@ -161,6 +164,7 @@ export function toMpd(state: MpdState, opts: MpdOptions = {}): string {
     ['profiles', PROFILES],
     ['type', state.type],
   ];
+  if (state.encryption) mpd.push(...Object.entries(DASH_CENC_NAMESPACES));
   if (dynamic) {
     mpd.push(
       ['availabilityStartTime', iso(state.availabilityStartTimeMs)],
@@ -185,7 +189,7 @@ export function toMpd(state: MpdState, opts: MpdOptions = {}): string {
     lines.push('  </ServiceDescription>');
   }
   lines.push(`  <Period id="0" start="PT0S">`);
-  state.adaptationSets.forEach((set, i) => adaptationSet(lines, set, i, dynamic, opts));
+  state.adaptationSets.forEach((set, i) => adaptationSet(lines, set, i, dynamic, opts, state.encryption));
   (state.textTracks ?? []).forEach((t, i) => {
     lines.push(
       `    <AdaptationSet${attrs([['id', state.adaptationSets.length + i], ['contentType', 'text'], ['mimeType', 'text/vtt'], ['lang', t.lang]])}>`,
@@ -203,7 +207,7 @@ export function toMpd(state: MpdState, opts: MpdOptions = {}): string {
   return lines.join('\n') + '\n';
 }
 
-function adaptationSet(lines: string[], set: DashAdaptationSet, id: number, dynamic: boolean, opts: MpdOptions): void {
+function adaptationSet(lines: string[], set: DashAdaptationSet, id: number, dynamic: boolean, opts: MpdOptions, encryption?: EncryptionInfo): void {
   const video = set.contentType === 'video';
   const reps = set.representations;
   const head: [string, string | number | undefined][] = [
@@ -221,6 +225,8 @@ function adaptationSet(lines: string[], set: DashAdaptationSet, id: number, dyna
     );
   }
   lines.push(`    <AdaptationSet${attrs(head)}>`);
+  // ContentProtection precedes the other descriptors (RepresentationBaseType element order).
+  if (encryption) lines.push(...dashContentProtection(encryption, '      '));
   if (dynamic && set.producerReference) {
     const pr = set.producerReference;
     lines.push(`      <ProducerReferenceTime${attrs([['id', 0], ['type', 'encoder'], ['wallClockTime', iso(pr.wallClockMs)], ['presentationTime', pr.presentationTime]])}>`);

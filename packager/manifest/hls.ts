@@ -2,6 +2,7 @@
  * Pure LL-HLS playlist builders (RFC 8216bis, draft-pantos-hls-rfc8216bis). They print what they are
  * given; the live timeline decides what is in the window.
  */
+import { hlsKeyTag, hlsSessionKeyTag, type EncryptionInfo } from './encryption-info.js';
 
 /** One EXT-X-PART. */
 export interface HlsPart {
@@ -71,6 +72,8 @@ export interface MediaPlaylistState {
   /** No more segments: EXT-X-ENDLIST, and only whole segments are listed. */
   ended?: boolean;
   playlistType?: 'VOD' | 'EVENT';
+  /** The segments are encrypted: EXT-X-KEY after EXT-X-MAP (the init segment stays clear). */
+  encryption?: EncryptionInfo;
 }
 
 /** Per-request choices. */
@@ -132,6 +135,7 @@ export function toMediaPlaylist(state: MediaPlaylistState, opts: MediaPlaylistOp
   // that can be a later one than the session's first.
   const firstListed = skipped < state.segments.length ? state.segments[skipped] : state.pending;
   lines.push(`#EXT-X-MAP:URI="${firstListed?.map ?? state.mapUri}"`);
+  if (state.encryption) lines.push(hlsKeyTag(state.encryption));
 
   const retention = opts.partRetentionSeconds ?? 3 * state.targetDuration;
   const playlistEnd = total + pendingDuration;
@@ -230,6 +234,8 @@ export interface HlsSubtitleRendition {
 export interface MultivariantOptions {
   /** Every segment starts with a keyframe (true for our aligned GOPs). Default true. */
   independentSegments?: boolean;
+  /** The presentation is encrypted: EXT-X-SESSION-KEY, so players open the key session early. */
+  sessionKey?: EncryptionInfo;
 }
 
 const quoted = (s: string) => `"${s.replace(/"/g, "'")}"`;
@@ -238,6 +244,7 @@ const quoted = (s: string) => `"${s.replace(/"/g, "'")}"`;
 export function toMultivariantPlaylist(renditions: { video: HlsVideoVariant[]; audio?: HlsAudioRendition[]; subtitles?: HlsSubtitleRendition[]; iframes?: HlsIFrameVariant[] }, opts: MultivariantOptions = {}): string {
   const lines = ['#EXTM3U'];
   if (opts.independentSegments ?? true) lines.push('#EXT-X-INDEPENDENT-SEGMENTS');
+  if (opts.sessionKey) lines.push(hlsSessionKeyTag(opts.sessionKey));
   const audio = renditions.audio ?? [];
   audio.forEach((a, i) => {
     const attrs = [`TYPE=AUDIO`, `GROUP-ID=${quoted(a.groupId ?? 'aud')}`, `NAME=${quoted(a.name)}`];

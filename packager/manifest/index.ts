@@ -3,3 +3,4 @@ export { toMediaPlaylist, toMultivariantPlaylist, type MediaPlaylistState, type 
 export { toMpd, type MpdState, type DashAdaptationSet } from './dash.js';
 export { partName, segmentName, siblingPlaylistUri, mediaPlaylistUri, initName } from './paths.js';
 export { toRenditionPlaylist, toStreamMultivariant, toStreamMpd, mediaPlaylistState, lastPartOf, type NextPart } from './from-catalog.js';
+export { kidAsUuid, hlsKeyTag, dashContentProtection, type EncryptionInfo } from './encryption-info.js';

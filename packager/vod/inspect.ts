@@ -19,7 +19,8 @@ export type VodErrorCode =
   | 'MEDIA_DIMENSIONS'
   | 'MEDIA_DURATION'
   | 'MEDIA_PROBE_TIMEOUT'
-  | 'TRANSCODE_FAILED';
+  | 'TRANSCODE_FAILED'
+  | 'ENCRYPTION_UNAVAILABLE';
 
 /** A refusal of an upload or a failed transcode, with a message meant for the creator. */
 export class VodError extends Error {

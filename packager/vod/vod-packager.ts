@@ -14,10 +14,14 @@ import { readFragmentSamples } from '../cmaf/moof.js';
 import { CmafSegmenter, type CmafSegment } from '../cmaf/segmenter.js';
 import { ffmpegLadderArgs, type LadderOutput } from '../ladder/ffmpeg-ladder-args.js';
 import { LadderProcess, type LadderProgress } from '../ladder/ffmpeg-ladder-process.js';
+import { hlsKeyTag } from '../manifest/encryption-info.js';
 import { toMediaPlaylist, toMultivariantPlaylist, type HlsAudioRendition, type HlsVideoVariant } from '../manifest/hls.js';
 import { toMpd, type DashAdaptationSet } from '../manifest/dash.js';
 import { segmentName } from '../manifest/paths.js';
 import { VodError, type VodSource } from './inspect.js';
+import { CencTrackEncryptor } from '../crypto/cenc-boxes.js';
+import type { ContentKeyGrant } from '../crypto/key-provider.js';
+import type { EncryptionInfo } from '../manifest/encryption-info.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** A growing playlist: edges and players re-read it at least every segment. */
@@ -70,8 +74,17 @@ export interface VodPackageOptions {
   /** Wall-time limit of the ladder; beyond it FFmpeg is killed and the run fails (retryable). */
   timeoutMs?: number;
   onProgress?: (p: VodProgress) => void;
+  /** Sample encryption of every rendition under one key, and what the manifests say about it. */
+  encryption?: VodEncryption;
   /** Aborting stops FFmpeg; the run then fails (retryable). */
   signal?: AbortSignal;
+}
+
+/** How an asset is encrypted: Common Encryption under its key; only ciphertext is stored. */
+export interface VodEncryption {
+  scheme: 'cbcs' | 'cenc';
+  key: ContentKeyGrant;
+  info: EncryptionInfo;
 }
 
 /** Storage prefix of an asset's media. */
@@ -121,6 +134,7 @@ class VodTrack {
     private readonly prefix: string,
     private readonly segmentSeconds: number,
     private readonly onStored: () => void,
+    private readonly encryption?: VodEncryption,
   ) {
     this.parser.on('init', (init) => this.onInit(init.bytes, init.track, init.defaults));
     this.parser.on('fragment', (f) => this.onFragment(f));
@@ -149,7 +163,11 @@ class VodTrack {
     }
     this.track = track;
     this.defaults = defaults;
-    this.enqueue(() => this.blobs.put(`${this.prefix}/init.mp4`, bytes, { contentType: 'video/mp4', cacheControl: IMMUTABLE }));
+    // Encrypted: the init carries encv/enca + tenc + pssh, and every part is sealed before it is stored.
+    const e = this.encryption;
+    const encryptor = e ? new CencTrackEncryptor({ scheme: e.scheme, key: { kid: Buffer.from(e.key.kid, 'hex'), key: e.key.key }, constantIv: e.key.iv }) : undefined;
+    const init = encryptor ? encryptor.init(bytes, defaults) : bytes;
+    this.enqueue(() => this.blobs.put(`${this.prefix}/init.mp4`, init, { contentType: 'video/mp4', cacheControl: IMMUTABLE }));
     this.segmenter = new CmafSegmenter({
       timescale: track.timescale,
       kind: track.kind,
@@ -158,6 +176,7 @@ class VodTrack {
       segmentTargetSeconds: this.segmentSeconds,
       ...(track.kind === 'audio' ? { joinChunks: (chunks: Buffer[]) => joinChunks(chunks, defaults) } : {}),
       maxSegmentSeconds: Math.round(this.segmentSeconds) + 0.49,
+      ...(encryptor ? { sealPart: (part: Buffer) => encryptor.fragment(part) } : {}),
     });
     this.segmenter.on('segment', (s) => this.onSegment(s));
   }
@@ -221,7 +240,7 @@ class VodTrack {
 }
 
 /** A media playlist of stored segments: EVENT while it grows, VOD with ENDLIST at the end. */
-function mediaPlaylist(track: VodTrack, targetDuration: number, ended: boolean): string {
+function mediaPlaylist(track: VodTrack, targetDuration: number, ended: boolean, encryption?: EncryptionInfo): string {
   return toMediaPlaylist(
     {
       targetDuration,
@@ -231,6 +250,7 @@ function mediaPlaylist(track: VodTrack, targetDuration: number, ended: boolean):
       segments: track.segments.map((s) => ({ msn: s.msn, uri: segmentName(s.msn), duration: s.duration, map: 'init.mp4' })),
       ended,
       playlistType: ended ? 'VOD' : 'EVENT',
+      ...(encryption ? { encryption } : {}),
     },
     { canBlockReload: false, canSkipUntil: 0 },
   );
@@ -279,7 +299,7 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
       new VodTrack(o, deps.blobs, `${root}/${o.name}`, opts.segmentSeconds, () => {
         dirty = true;
         writing = writing.then(writeGrowing);
-      }),
+      }, opts.encryption),
   );
   await Promise.all(tracks.map(async (t) => (t.listedBefore = await listedSegments(deps.blobs, `${root}/${t.output.name}/index.m3u8`))));
 
@@ -293,7 +313,7 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
     for (const t of tracks) {
       const n = t.segments.length;
       if (n === written.get(t) || n < t.listedBefore) continue;
-      await deps.blobs.put(`${root}/${t.output.name}/index.m3u8`, Buffer.from(mediaPlaylist(t, targetDuration, false)), { contentType: HLS, cacheControl: GROWING });
+      await deps.blobs.put(`${root}/${t.output.name}/index.m3u8`, Buffer.from(mediaPlaylist(t, targetDuration, false, opts.encryption?.info)), { contentType: HLS, cacheControl: GROWING });
       written.set(t, n);
     }
     if (!tracks.every((t) => written.has(t))) return;
@@ -303,6 +323,7 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
       audio,
       tracks: tracks.map((t) => ({ info: t.info(), segments: t.segments.slice(0, written.get(t)).map((x) => ({ msn: x.msn, start: x.startTime, duration: x.duration })) })),
       captions: [],
+      ...(opts.encryption ? { encryption: opts.encryption.info } : {}),
     };
     growingAst ??= Date.now() - opts.segmentSeconds * 1000;
     await deps.blobs.put(`${root}/manifest.mpd`, Buffer.from(vodMpd(growing, { availabilityStartTimeMs: growingAst })), { contentType: 'application/dash+xml', cacheControl: GROWING });
@@ -338,7 +359,7 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
 
   // Final manifests: every segment is stored, so ENDLIST, measured bandwidths and the static MPD.
   for (const t of tracks) {
-    await deps.blobs.put(`${root}/${t.output.name}/index.m3u8`, Buffer.from(mediaPlaylist(t, targetDuration, true)), { contentType: HLS, cacheControl: FINAL });
+    await deps.blobs.put(`${root}/${t.output.name}/index.m3u8`, Buffer.from(mediaPlaylist(t, targetDuration, true, opts.encryption?.info)), { contentType: HLS, cacheControl: FINAL });
   }
   const renditions = tracks.map((t) => t.info());
   const video = tracks.find((t) => t.track?.kind === 'video')!;
@@ -349,6 +370,7 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
     audio,
     tracks: tracks.map((t) => ({ info: t.info(), segments: t.segments.map((x) => ({ msn: x.msn, start: x.startTime, duration: x.duration })), ...(t.iframes.length ? { iframes: t.iframes } : {}) })),
     captions: [],
+    ...(opts.encryption ? { encryption: opts.encryption.info } : {}),
   };
   await deps.blobs.put(`${root}/${PACKAGE_NAME}`, Buffer.from(JSON.stringify(description)), { contentType: 'application/json', cacheControl: 'no-store' });
   await writeVodManifests(deps.blobs, opts.assetId, description);
@@ -363,6 +385,8 @@ export interface VodPackage {
   tracks: { info: RenditionInfo; segments: { msn: number; start: number; duration: number }[]; iframes?: { msn: number; length: number; duration: number }[] }[];
   /** Caption tracks, each a WebVTT file at `{captionFolder(language)}/captions.vtt`. */
   captions: CaptionTrack[];
+  /** The media is encrypted: the key signalling every manifest carries. */
+  encryption?: EncryptionInfo;
 }
 
 /** File name of the package description in the asset's folder. */
@@ -392,6 +416,7 @@ export async function writeVodManifests(blobs: BlobStore, assetId: string, pkg: 
   for (const t of pkg.tracks) {
     if (!t.iframes?.length) continue;
     const lines = ['#EXTM3U', '#EXT-X-VERSION:6', `#EXT-X-TARGETDURATION:${Math.round(pkg.segmentSeconds)}`, '#EXT-X-PLAYLIST-TYPE:VOD', '#EXT-X-MEDIA-SEQUENCE:0', '#EXT-X-I-FRAMES-ONLY', '#EXT-X-MAP:URI="init.mp4"'];
+    if (pkg.encryption) lines.push(hlsKeyTag(pkg.encryption));
     for (const f of t.iframes) lines.push(`#EXTINF:${f.duration.toFixed(5)},`, `#EXT-X-BYTERANGE:${f.length}@0`, segmentName(f.msn));
     lines.push('#EXT-X-ENDLIST', '');
     await blobs.put(`${root}/${t.info.name}/iframes.m3u8`, Buffer.from(lines.join('\n')), { contentType: HLS, cacheControl: FINAL });
@@ -430,11 +455,11 @@ function vodMpd(pkg: VodPackage, growing?: { availabilityStartTimeMs: number }):
   const textTracks = pkg.captions.map((c) => ({ id: captionFolder(c.language), lang: c.language, label: c.label, url: `${captionFolder(c.language)}/captions.vtt` }));
   if (growing) {
     return toMpd(
-      { type: 'dynamic', availabilityStartTimeMs: growing.availabilityStartTimeMs, publishTimeMs: Date.now(), adaptationSets: sets },
+      { type: 'dynamic', availabilityStartTimeMs: growing.availabilityStartTimeMs, publishTimeMs: Date.now(), adaptationSets: sets, ...(pkg.encryption ? { encryption: pkg.encryption } : {}) },
       { initializationTemplate: '$RepresentationID$/init.mp4', minimumUpdatePeriod: pkg.segmentSeconds, timeShiftBufferDepth: Math.max(pkg.durationSeconds, pkg.segmentSeconds), suggestedPresentationDelay: 2 * pkg.segmentSeconds },
     );
   }
-  return toMpd({ type: 'static', availabilityStartTimeMs: 0, publishTimeMs: Date.now(), adaptationSets: sets, textTracks }, { initializationTemplate: '$RepresentationID$/init.mp4' });
+  return toMpd({ type: 'static', availabilityStartTimeMs: 0, publishTimeMs: Date.now(), adaptationSets: sets, textTracks, ...(pkg.encryption ? { encryption: pkg.encryption } : {}) }, { initializationTemplate: '$RepresentationID$/init.mp4' });
 }
 
 function multivariant(pkg: VodPackage): string {
@@ -470,5 +495,5 @@ function multivariant(pkg: VodPackage): string {
       width: info.width ?? 0,
       height: info.height ?? 0,
     }));
-  return toMultivariantPlaylist({ video, audio: audioRenditions, subtitles, iframes });
+  return toMultivariantPlaylist({ video, audio: audioRenditions, subtitles, iframes }, pkg.encryption ? { sessionKey: pkg.encryption } : {});
 }

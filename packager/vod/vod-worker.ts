@@ -9,7 +9,8 @@ import { VOD_CAPTIONS_QUEUE, VOD_QUEUE, type PackagerTopics, type VodCaptionsJob
 import { inspectSource, VodError } from './inspect.js';
 import { perTitleLadder } from './per-title.js';
 import { makeThumbnails, type VodThumbnails } from './thumbnails.js';
-import { packageVod, readVodPackage, writeVodManifests, PACKAGE_NAME, vodRoot, type VodPackaged } from './vod-packager.js';
+import { packageVod, readVodPackage, writeVodManifests, PACKAGE_NAME, vodRoot, type VodEncryption, type VodPackaged } from './vod-packager.js';
+import { encryptionInfoFor, type KeyProvider } from '../crypto/key-provider.js';
 
 /** Metrics of the VOD workers of a process. */
 interface VodMetrics {
@@ -38,6 +39,8 @@ export interface VodWorkerDeps {
   bus: Pick<Bus<PackagerTopics>, 'publish'>;
   logger: Logger;
   metrics: Registry;
+  /** Content keys for encrypted assets (control-api's key store, in process or over HTTP). */
+  keys?: KeyProvider;
 }
 
 /** Turns the queue's jobs into packaged assets. */
@@ -113,6 +116,7 @@ export class VodWorker {
     const source = await inspectSource(file, { ...tools, maxDimension: vod.maxDimension, maxDurationSeconds: vod.maxDurationSeconds });
     const plan = await perTitleLadder(file, source, { ffmpegPath: tools.ffmpegPath, ladder: vod.ladder, crf: vod.crf });
     this.log.info({ asset: assetId, probeKbps: Math.round(plan.probeKbps), rungs: plan.rungs.map((r) => `${r.name}@${r.videoBitrateKbps}k`) }, 'per-title ladder');
+    const encryption = await this.encryptionOf(job.data);
     let lastSent = 0;
     let wasPlayable = false;
     const result = await packageVod(
@@ -120,6 +124,7 @@ export class VodWorker {
       {
         assetId, file, source, rungs: plan.rungs, crf: plan.crf, segmentSeconds: vod.segmentSeconds, x264Preset: vod.x264Preset, ffmpegPath: tools.ffmpegPath,
         signal: job.signal,
+        ...(encryption ? { encryption } : {}),
         onProgress: (p) => {
           const now = Date.now();
           const becamePlayable = p.playable && !wasPlayable;
@@ -139,6 +144,15 @@ export class VodWorker {
       return undefined;
     });
     return { result, thumbnails };
+  }
+
+  /** The asset's key (one per asset, the same on every retry) and its signalling, when it is encrypted. */
+  private async encryptionOf(job: VodJob): Promise<VodEncryption | undefined> {
+    const e = job.encryption;
+    if (!e) return undefined;
+    if (!this.deps.keys) throw new VodError('ENCRYPTION_UNAVAILABLE', 'This worker has no key provider, so it cannot encrypt the asset.');
+    const key = await this.deps.keys.contentKey({ mediaId: job.assetId, period: 'vod' });
+    return { scheme: e.scheme, key, info: encryptionInfoFor(e.scheme, key, e.licenseUrl) };
   }
 
   async close(): Promise<void> {}
