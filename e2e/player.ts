@@ -34,7 +34,11 @@ const PAGE = `<!doctype html><html><body><video id="v" muted playsinline></video
 <script>
 window.report = { fatalErrors: [], nonFatalErrors: [], stalls: 0, started: false, start: 0 };
 const v = document.getElementById('v');
-const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30 });
+const q = new URLSearchParams(location.search);
+// Encrypted media: ClearKey through EME, with the licence server the playback token came with.
+const license = q.get('license');
+const drm = license ? { emeEnabled: true, drmSystems: { 'org.w3.clearkey': { licenseUrl: license } } } : {};
+const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30, ...drm });
 window.hls = hls;
 hls.on(Hls.Events.ERROR, (_e, d) => (d.fatal ? report.fatalErrors : report.nonFatalErrors).push(d.type + ':' + d.details));
 v.addEventListener('playing', () => { if (!report.started) { report.started = true; report.start = v.currentTime; } });
@@ -52,6 +56,9 @@ const v = document.getElementById('v');
 const player = dashjs.MediaPlayer().create();
 window.player = player;
 player.updateSettings({ streaming: { liveCatchup: { enabled: true } } });
+const license = new URLSearchParams(location.search).get('license');
+if (license) player.setProtectionData({ 'org.w3.clearkey': { serverURL: license } });
+if (new URLSearchParams(location.search).get('debug')) player.updateSettings({ debug: { logLevel: 5 } });
 player.on(dashjs.MediaPlayer.events.ERROR, (e) => report.fatalErrors.push(String(e.error && (e.error.message || e.error.code) || e.error)));
 v.addEventListener('playing', () => { if (!report.started) { report.started = true; report.start = v.currentTime; } });
 v.addEventListener('waiting', () => { if (report.started) report.stalls++; });
@@ -85,12 +92,15 @@ export function launchChromium(): Promise<Browser> {
  * Opens a player page on src, waits for playback to start (or fail), lets it play `seconds`, then
  * returns what `collect` reads in the page.
  */
-async function playPage<T>(html: string, src: string, seconds: number, collect: () => T, browser?: Browser): Promise<T> {
+async function playPage<T>(html: string, src: string, seconds: number, collect: () => T, browser?: Browser, licenseUrl?: string): Promise<T> {
   const page$ = await servePage(html);
   const b = browser ?? (await launchChromium());
   try {
     const page = await b.newPage();
-    await page.goto(`${page$.url}?src=${encodeURIComponent(src)}`);
+    // PLAYER_DEBUG=1 prints the page's console (dash.js at debug level) to the test output.
+    const debug = Boolean(process.env.PLAYER_DEBUG);
+    if (debug) page.on('console', (m) => process.stderr.write(`[page] ${m.text().slice(0, 300)}\n`));
+    await page.goto(`${page$.url}?src=${encodeURIComponent(src)}${licenseUrl ? `&license=${encodeURIComponent(licenseUrl)}` : ''}${debug ? '&debug=1' : ''}`);
     await page.waitForFunction(() => (window as any).report.started || (window as any).report.fatalErrors.length > 0, undefined, { timeout: 30_000 });
     await page.waitForTimeout(seconds * 1000);
     return (await page.evaluate(collect)) as T;
@@ -143,6 +153,33 @@ export function playWithDashJs(src: string, seconds: number): Promise<DashPlayba
     const latency = w.player.getCurrentLiveLatency();
     return { fatalErrors: w.report.fatalErrors, played: v.currentTime - w.report.start, latency: Number.isFinite(latency) ? latency : null, stalls: w.report.stalls, start: w.report.start };
   });
+}
+
+/** What a player did with encrypted media. */
+export interface EncryptedPlaybackReport {
+  fatalErrors: string[];
+  played: number;
+  /** Frames the decoder produced (HTMLVideoElement.getVideoPlaybackQuality). */
+  decodedFrames: number;
+}
+
+/**
+ * Plays encrypted media with ClearKey EME (hls.js `drmSystems`, dash.js protection data) and the given
+ * licence URL, for `seconds` after playback starts or as soon as the player gives up.
+ */
+export function playEncrypted(kind: 'hls' | 'dash', src: string, licenseUrl: string, seconds: number, browser: Browser): Promise<EncryptedPlaybackReport> {
+  return playPage(
+    kind === 'hls' ? PAGE : DASH_PAGE,
+    src,
+    seconds,
+    () => {
+      const w = window as any;
+      const v = document.getElementById('v') as HTMLVideoElement;
+      return { fatalErrors: w.report.fatalErrors, played: w.report.started ? v.currentTime - w.report.start : 0, decodedFrames: v.getVideoPlaybackQuality().totalVideoFrames };
+    },
+    browser,
+    licenseUrl,
+  );
 }
 
 /** A player page left open for a test to drive (switch tracks, read state). */

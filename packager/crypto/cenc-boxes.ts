@@ -49,9 +49,14 @@ function sinf(format: string, config: CencTrackConfig, kind: 'video' | 'audio'):
   return box('sinf', box('frma', fourcc(format)), fullBox('schm', 0, 0, fourcc(config.scheme), u32(SCHEME_VERSION)), box('schi', tenc(config, kind)));
 }
 
-/** The pssh boxes of an encrypted init: the common system (W3C "cenc" init data) and ClearKey, each listing the key ID. */
+/**
+ * The pssh boxes of an encrypted init: the W3C common system listing the key IDs, which every EME
+ * ClearKey implementation reads as "cenc" init data. (A ClearKey-system box is left out: dash.js hands
+ * any box it finds for ClearKey to the CDM as "keyids" JSON, which Chromium refuses.) A DRM vendor's
+ * adapter adds its own system's box here.
+ */
 export function psshBoxes(kids: Buffer[]): Buffer[] {
-  return [pssh(SYSTEM_IDS.commonPssh, kids), pssh(SYSTEM_IDS.clearKey, kids)];
+  return [pssh(SYSTEM_IDS.commonPssh, kids)];
 }
 
 /** A container box rebuilt with `fixed` payload bytes kept and its children replaced. */

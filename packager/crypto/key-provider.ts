@@ -42,14 +42,6 @@ export function randomContentKey(): ContentKeyGrant {
 /** What the manifests say about media encrypted with `grant`; `keyUri` is the licence server (or AES-128 key URL). */
 export function encryptionInfoFor(method: Exclude<EncryptionMode, 'none'>, grant: ContentKeyGrant, keyUri: string): EncryptionInfo {
   if (method === 'aes-128') return { method, kid: grant.kid, keyUri, iv: grant.iv.toString('hex') };
-  const [common, clearKey] = psshBoxes([Buffer.from(grant.kid, 'hex')]);
-  return {
-    method,
-    kid: grant.kid,
-    keyUri,
-    pssh: [
-      { systemId: KEY_SYSTEMS.commonPssh.uuid.replace(/-/g, ''), box: common.toString('base64') },
-      { systemId: KEY_SYSTEMS.clearKey.uuid.replace(/-/g, ''), box: clearKey.toString('base64') },
-    ],
-  };
+  const [common] = psshBoxes([Buffer.from(grant.kid, 'hex')]);
+  return { method, kid: grant.kid, keyUri, pssh: [{ systemId: KEY_SYSTEMS.commonPssh.uuid.replace(/-/g, ''), box: common.toString('base64') }] };
 }

@@ -19,7 +19,10 @@ export interface EncryptionInfo {
   keyUri: string;
   /** aes-128: the IV, 32 hex digits. */
   iv?: string;
-  /** The init segments' pssh boxes, base64, by system (DASH `cenc:pssh`). */
+  /**
+   * The init segments' pssh boxes, base64, by system ID (32 hex digits). DRM vendors' systems are also
+   * listed in the MPD with their box; the W3C common system stays in band (see dashContentProtection).
+   */
   pssh?: { systemId: string; box: string }[];
 }
 
@@ -57,19 +60,23 @@ export const DASH_CENC_NAMESPACES = { 'xmlns:cenc': 'urn:mpeg:cenc:2013', 'xmlns
 /**
  * ContentProtection elements of an AdaptationSet (ISO/IEC 23009-1 §5.8.4.1, DASH-IF IOP §7.7.2,
  * DASH-IF ClearKey): the mp4protection scheme with the default KID, then ClearKey with its licence
- * URL and the common-PSSH system, each with its pssh box. AES-128 has no DASH signalling.
+ * URL. The W3C common-PSSH system is signalled in band (the init segments' pssh), not here: dash.js
+ * 5 takes a common-system ContentProtection for ClearKey and hands its pssh to the CDM as "keyids"
+ * init data, which Chromium refuses, while from the default KID alone it builds valid "keyids".
+ * AES-128 has no DASH signalling.
  */
 export function dashContentProtection(e: EncryptionInfo, indent: string): string[] {
   if (e.method === 'aes-128') return [];
-  const pssh = (systemId: string) => e.pssh?.find((p) => p.systemId === systemId.replace(/-/g, ''))?.box;
-  const lines = [`${indent}<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="${e.method}" cenc:default_KID="${kidAsUuid(e.kid)}"/>`];
-  const clearKeyPssh = pssh(KEY_SYSTEMS.clearKey.uuid);
-  lines.push(`${indent}<ContentProtection schemeIdUri="urn:uuid:${KEY_SYSTEMS.clearKey.uuid}" value="ClearKey1.0">`);
-  lines.push(`${indent}  <dashif:Laurl>${e.keyUri.replace(/&/g, '&amp;')}</dashif:Laurl>`);
-  if (clearKeyPssh) lines.push(`${indent}  <cenc:pssh>${clearKeyPssh}</cenc:pssh>`);
-  lines.push(`${indent}</ContentProtection>`);
-  const commonPssh = pssh(KEY_SYSTEMS.commonPssh.uuid);
-  lines.push(`${indent}<ContentProtection schemeIdUri="urn:uuid:${KEY_SYSTEMS.commonPssh.uuid}"${commonPssh ? '>' : '/>'}`);
-  if (commonPssh) lines.push(`${indent}  <cenc:pssh>${commonPssh}</cenc:pssh>`, `${indent}</ContentProtection>`);
+  const lines = [
+    `${indent}<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="${e.method}" cenc:default_KID="${kidAsUuid(e.kid)}"/>`,
+    `${indent}<ContentProtection schemeIdUri="urn:uuid:${KEY_SYSTEMS.clearKey.uuid}" value="ClearKey1.0">`,
+    `${indent}  <dashif:Laurl>${e.keyUri.replace(/&/g, '&amp;')}</dashif:Laurl>`,
+    `${indent}</ContentProtection>`,
+  ];
+  const common = KEY_SYSTEMS.commonPssh.uuid.replace(/-/g, '');
+  for (const p of e.pssh ?? []) {
+    if (p.systemId === common) continue;
+    lines.push(`${indent}<ContentProtection schemeIdUri="urn:uuid:${kidAsUuid(p.systemId)}">`, `${indent}  <cenc:pssh>${p.box}</cenc:pssh>`, `${indent}</ContentProtection>`);
+  }
   return lines;
 }
