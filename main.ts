@@ -83,7 +83,8 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
       life.add('control-api', controlApi);
     }
     if (has('packager')) {
-      const packager = new LivePackager({ bus, blobs, catalog, logger, metrics }, config);
+      // Content keys: control-api's store in this process, or over its internal route when split.
+      const packager = new LivePackager({ bus, blobs, catalog, logger, metrics, keys: controlApi ?? new ControlApiClient({}, config) }, config);
       await packager.start();
       life.add('packager', packager);
       if (services.length === 1) {

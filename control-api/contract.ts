@@ -93,6 +93,8 @@ export interface LiveStreamView {
   playbackPolicy: PlaybackPolicy;
   /** How its media is encrypted (`none`, `cbcs`, `cenc`). */
   encryption: EncryptionMode;
+  /** Encrypted: a new key every this many segments (0: one key per session). */
+  keyRotationSegments: number;
   /** Recordings of this stream, newest first. */
   recentAssetIds: string[];
   createdAt: string;
@@ -167,8 +169,8 @@ export type PublishAuthorization =
       ladder?: LadderRung[];
       passthrough: boolean;
       playbackPolicy: PlaybackPolicy;
-      /** Sample encryption of the session's media (absent: clear). */
-      encryption?: EncryptionMode;
+      /** Sample encryption of the session's media and the licence server (absent: clear). */
+      encryption?: { scheme: 'cbcs' | 'cenc'; licenseUrl: string; rotationSegments: number };
     }
   | { ok: false; reason: PublishRejection };
 

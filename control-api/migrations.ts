@@ -162,6 +162,7 @@ const coreMigrations: Migration[] = [
     up: `
       ALTER TABLE assets ADD COLUMN encryption text NOT NULL DEFAULT 'none' CHECK (encryption IN ('none', 'aes-128', 'cbcs', 'cenc'));
       ALTER TABLE live_streams ADD COLUMN encryption text NOT NULL DEFAULT 'none' CHECK (encryption IN ('none', 'aes-128', 'cbcs', 'cenc'));
+      ALTER TABLE live_streams ADD COLUMN key_rotation_segments integer CHECK (key_rotation_segments >= 0);
       CREATE TABLE content_keys (
         kid text PRIMARY KEY,
         media_id text NOT NULL,

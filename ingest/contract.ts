@@ -19,8 +19,18 @@ export type PublishDecision =
       passthrough?: boolean;
       /** A per-stream ladder instead of the configured default. */
       ladder?: Rung[];
+      /** Sample encryption of the session (the packager gets the keys from its KeyProvider). */
+      encryption?: StreamEncryption;
     }
   | { ok: false; reason: string };
+
+/** How a live session is encrypted, and the licence server players are pointed at. */
+export interface StreamEncryption {
+  scheme: 'cbcs' | 'cenc';
+  licenseUrl: string;
+  /** A new key every this many segments (0: one key per session). */
+  rotationSegments: number;
+}
 
 /** Port: decides whether a stream key may publish (control-api implements it, in-process or over HTTP). */
 export interface PublishAuthorizer {
@@ -67,6 +77,7 @@ export type IngestTopics = {
     audio?: IngestAudioInfo;
     passthrough?: boolean;
     ladder?: Rung[];
+    encryption?: StreamEncryption;
   };
   /** The publish session is over (publisher left, was refused late, or the ingest worker restarted). */
   'ingest.stream.ended': {

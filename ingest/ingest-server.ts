@@ -10,7 +10,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { maskKey, type Config, type Logger, type Rung } from '../platform/index.js';
 import type { ControlApiTopics } from '../control-api/contract.js';
-import type { IngestTopics, PublishAuthorizer, PublishDecision } from './contract.js';
+import type { IngestTopics, PublishAuthorizer, PublishDecision, StreamEncryption } from './contract.js';
 import { WorkerHost } from './worker-host.js';
 import type { ConnectionStats, RtmpWorkerConfig, WorkerMessage } from './worker-protocol.js';
 
@@ -94,6 +94,7 @@ interface Session {
   remoteAddress: string;
   passthrough?: boolean;
   ladder?: Rung[];
+  encryption?: StreamEncryption;
   live: boolean;
   startedAtMs: number;
   sourceUrl?: string;
@@ -271,6 +272,7 @@ export class IngestServer {
       remoteAddress,
       passthrough: decision.passthrough,
       ladder: decision.ladder,
+      encryption: decision.encryption,
       live: false,
       startedAtMs: 0,
       lastPublishedAt: 0,
@@ -300,6 +302,7 @@ export class IngestServer {
       ...(msg.audio ? { audio: msg.audio } : {}),
       ...(s.passthrough !== undefined ? { passthrough: s.passthrough } : {}),
       ...(s.ladder ? { ladder: s.ladder } : {}),
+      ...(s.encryption ? { encryption: s.encryption } : {}),
     });
   }
 

@@ -247,11 +247,12 @@ export class OriginServer {
       state = ready;
     }
     const siblings = await this.siblings(id, rendition);
+    const encryption = (await this.view.stream(id))?.encryption;
     const skip = directives.skip !== undefined;
     // The state is folded in place: render now, before any other await, and memoise per catalog version.
     const now = state;
     const body = this.memo.get(`${id} ${rendition} ${skip ? 'skip' : 'full'}`, versionOf(null, [now, ...siblings]), () =>
-      toRenditionPlaylist(now, { skip, siblings, memo: this.segmentText }),
+      toRenditionPlaylist(now, { skip, siblings, memo: this.segmentText, ...(encryption ? { encryption } : {}) }),
     );
     // A blocking response for a given (msn, part) never changes, so caches may keep it (DESIGN "Live media rules").
     const cache = blocking ? `public, max-age=${Math.max(6, 6 * state.targetDuration)}` : LIVE_PLAYLIST;

@@ -2,6 +2,7 @@
  * The packager's public contract: what it publishes on the bus and the live catalog state the origin
  * reads to render playlists and answer blocking reloads (RFC 8216bis §6.2.5.2).
  */
+import type { EncryptionInfo } from './manifest/encryption-info.js';
 
 /** One part of a segment, as listed by EXT-X-PART. */
 export interface PartEntry {
@@ -25,6 +26,8 @@ export interface SegmentEntry {
   parts?: PartEntry[];
   /** Init segment of this segment when it is not the session's first (`RenditionState.initName`): a new EXT-X-MAP. */
   initName?: string;
+  /** Encrypted: the key ID of this segment (32 hex digits), which changes when live keys rotate (a new EXT-X-KEY). */
+  kid?: string;
 }
 
 /** Everything the origin needs to render one rendition's media playlist. */
@@ -45,7 +48,7 @@ export interface RenditionState {
   /** Complete segments, oldest first (DVR window). */
   segments: SegmentEntry[];
   /** The segment being produced now: its msn and its finished parts. */
-  current: { msn: number; programDateTimeMs: number; startTime: number; discontinuity?: boolean; initName?: string; parts: PartEntry[] };
+  current: { msn: number; programDateTimeMs: number; startTime: number; discontinuity?: boolean; initName?: string; kid?: string; parts: PartEntry[] };
   /** No more media will come (the session ended). */
   ended: boolean;
   /** Epoch ms of the last change. */
@@ -82,11 +85,11 @@ export type RenditionEvent =
   /**
    * Part `i` of segment `msn` is stored: duration `d` seconds; `x` independent; the first part fixes the
    * segment's timing; `h` says it was the segment's last, so the next part is part 0 of the next segment;
-   * `map` names the segment's init segment when it is not the session's first.
+   * `map` names the segment's init segment when it is not the session's first; `k` the segment's key ID when encrypted.
    */
-  | { n: number; e: 'part'; msn: number; i: number; d: number; x?: 1; t?: number; pdt?: number; dc?: 1; h?: 1; map?: string }
+  | { n: number; e: 'part'; msn: number; i: number; d: number; x?: 1; t?: number; pdt?: number; dc?: 1; h?: 1; map?: string; k?: string }
   /** Segment `msn` is stored and complete; the window now starts at `first`, with discontinuity sequence `ds`, target duration `td`; `map` as for parts. */
-  | { n: number; e: 'seg'; msn: number; d: number; t: number; pdt: number; dc?: 1; first: number; ds: number; td: number; map?: string }
+  | { n: number; e: 'seg'; msn: number; d: number; t: number; pdt: number; dc?: 1; first: number; ds: number; td: number; map?: string; k?: string }
   /** The session ended: no more media. */
   | { n: number; e: 'end' };
 
@@ -120,6 +123,11 @@ export interface StreamState {
   ended: boolean;
   /** The video is the publisher's own (passthrough): segments follow its GOPs, not the segment target. */
   sourceGops?: boolean;
+  /**
+   * The session is encrypted: method, licence server and the first key (EXT-X-SESSION-KEY, DASH
+   * ContentProtection). With rotation each segment names its own key ID (SegmentEntry.kid).
+   */
+  encryption?: EncryptionInfo;
 }
 
 /** Bus topics the packager publishes. */

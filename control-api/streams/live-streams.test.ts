@@ -91,6 +91,7 @@ function liveStreamFlow(open: () => Promise<{ sql: Sql; drop?: () => Promise<voi
       ladder: [{ name: '480p', height: 480, videoBitrateKbps: 1400 }],
       playbackPolicy: 'public',
       encryption: 'none',
+      keyRotationSegments: 0,
       recentAssetIds: [],
       createdAt: expect.any(String),
       updatedAt: expect.any(String),

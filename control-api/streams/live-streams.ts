@@ -13,7 +13,7 @@ import { requireEncryptionSupport } from '../playback/key-store.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { isUuid, notFound } from '../http/http-errors.js';
 import { randomBase62, sha256 } from '../accounts/passwords.js';
-import { toLiveStreamUrls } from '../playback/urls.js';
+import { clearKeyLicenseUrl, toLiveStreamUrls } from '../playback/urls.js';
 
 interface LiveStreamRow {
   id: string;
@@ -26,6 +26,7 @@ interface LiveStreamRow {
   passthrough: boolean;
   playback_policy: PlaybackPolicy;
   encryption: EncryptionMode;
+  key_rotation_segments: number | null;
   created_at: Date;
   updated_at: Date;
   last_live_at: Date | null;
@@ -54,6 +55,7 @@ export interface CreateLiveStreamInput {
   ladder?: LadderRung[];
   playbackPolicy?: PlaybackPolicy;
   encryption?: EncryptionMode;
+  keyRotationSegments?: number;
 }
 
 /** One page of a listing; `nextCursor` is null on the last page. */
@@ -93,11 +95,11 @@ export class LiveStreamService {
     const key = newStreamKey();
     const now = new Date();
     const [row] = await this.deps.sql.query<LiveStreamRow>(
-      `INSERT INTO live_streams (id, account_id, title, stream_key_hash, stream_key_prefix, ladder, passthrough, playback_policy, created_at, updated_at, encryption)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $9, $10) RETURNING *`,
+      `INSERT INTO live_streams (id, account_id, title, stream_key_hash, stream_key_prefix, ladder, passthrough, playback_policy, created_at, updated_at, encryption, key_rotation_segments)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $9, $10, $11) RETURNING *`,
       [
         crypto.randomUUID(), accountId, input.title.trim(), key.hash, key.prefix,
-        input.ladder ? JSON.stringify(input.ladder) : null, input.passthrough ?? false, input.playbackPolicy ?? 'public', now, encryption,
+        input.ladder ? JSON.stringify(input.ladder) : null, input.passthrough ?? false, input.playbackPolicy ?? 'public', now, encryption, input.keyRotationSegments ?? null,
       ],
     );
     await this.deps.policies?.set(row.id, row.playback_policy);
@@ -177,7 +179,9 @@ export class LiveStreamService {
       ...(row.ladder ? { ladder: row.ladder } : {}),
       passthrough: row.passthrough,
       playbackPolicy: row.playback_policy,
-      ...(row.encryption && row.encryption !== 'none' ? { encryption: row.encryption } : {}),
+      ...(row.encryption === 'cbcs' || row.encryption === 'cenc'
+        ? { encryption: { scheme: row.encryption, licenseUrl: clearKeyLicenseUrl(this.config), rotationSegments: row.key_rotation_segments ?? this.config.drm.keyRotationSegments } }
+        : {}),
     };
   }
 
@@ -255,6 +259,7 @@ export class LiveStreamService {
       ladder: row.ladder,
       playbackPolicy: row.playback_policy,
       encryption: row.encryption ?? 'none',
+      keyRotationSegments: row.key_rotation_segments ?? this.config.drm.keyRotationSegments,
       recentAssetIds,
       createdAt: new Date(row.created_at).toISOString(),
       updatedAt: new Date(row.updated_at).toISOString(),

@@ -26,6 +26,7 @@ export const CreateLiveStreamBody = Type.Object(
     ladder: Type.Optional(Type.Array(Rung, { minItems: 1, maxItems: 6, description: 'overrides the platform ladder' })),
     playbackPolicy: Type.Optional(Policy),
     encryption: Type.Optional(Encryption),
+    keyRotationSegments: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000, description: 'encrypted streams: a new key every this many segments (0: one key per session; default KEY_ROTATION_SEGMENTS)' })),
   },
   closed,
 );
@@ -45,6 +46,7 @@ export const LiveStreamSchema = Type.Object({
   ladder: Type.Union([Type.Array(Rung), Type.Null()]),
   playbackPolicy: Policy,
   encryption: Encryption,
+  keyRotationSegments: Type.Integer({ minimum: 0 }),
   recentAssetIds: Type.Array(Type.String({ format: 'uuid' }), { description: 'recordings, newest first' }),
   createdAt: IsoDate,
   updatedAt: IsoDate,
@@ -86,7 +88,7 @@ export const PublishAuthorizationSchema = Type.Union([
     ladder: Type.Optional(Type.Array(Rung)),
     passthrough: Type.Boolean(),
     playbackPolicy: Policy,
-    encryption: Type.Optional(Encryption),
+    encryption: Type.Optional(Type.Object({ scheme: Type.Union([Type.Literal('cbcs'), Type.Literal('cenc')]), licenseUrl: Type.String(), rotationSegments: Type.Integer({ minimum: 0 }) })),
   }),
   Type.Object({
     ok: Type.Literal(false),

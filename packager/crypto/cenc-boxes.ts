@@ -142,19 +142,49 @@ function encryptTrak(trak: Box, config: CencTrackConfig, tracks: EncryptedTrack[
   return walk(trak, ['mdia', 'minf', 'stbl', 'stsd']);
 }
 
+/**
+ * The key-rotation boxes of a fragment encrypted under another key than the init's default (ISO/IEC
+ * 23001-7 §6): a `seig` sample group description (the fragment's KID, IV size or constant IV and
+ * pattern) and the sample-to-group box pointing every sample at it; the moof also carries a pssh
+ * naming the new KID, so EME players ask for its licence when they reach it.
+ */
+function seigBoxes(config: CencTrackConfig, kind: 'video' | 'audio', sampleCount: number): Buffer[] {
+  const p = kind === 'video' ? VIDEO_PATTERN : AUDIO_PATTERN;
+  const entry =
+    config.scheme === 'cenc'
+      ? Buffer.concat([u8(0), u8(0), u8(1), u8(CENC_IV_SIZE), config.key.kid])
+      : Buffer.concat([u8(0), u8((p.crypt << 4) | p.skip), u8(1), u8(0), config.key.kid, u8(config.constantIv.length), config.constantIv]);
+  // sgpd version 1 with default_length; sbgp's group_description_index 0x10001 is the first entry of this fragment's sgpd (§8.9.4).
+  const sgpd = fullBox('sgpd', 1, 0, fourcc('seig'), u32(entry.length), u32(1), entry);
+  const sbgp = fullBox('sbgp', 0, 0, fourcc('seig'), u32(1), u32(sampleCount), u32(0x10001));
+  return [sbgp, sgpd];
+}
+
 /** Encrypts the fragments of one track, keeping the state samples share (IV counter, parameter sets). */
 export class CencFragmentEncryptor {
   private ivCounter: bigint;
   private readonly defaults: Map<number, TrackDefaults>;
+  /** The key fragments are encrypted with now (the init's default until `rotate`). */
+  private config: CencTrackConfig;
 
   constructor(
-    private readonly config: CencTrackConfig,
+    private readonly initConfig: CencTrackConfig,
     private readonly track: EncryptedTrack,
     defaults: TrackDefaults,
   ) {
+    this.config = initConfig;
     this.defaults = new Map([[defaults.trackId, defaults]]);
     // cenc IVs must never repeat under one key: a random 64-bit start, then one per sample.
     this.ivCounter = crypto.randomBytes(8).readBigUInt64BE();
+  }
+
+  /** Fragments from now on are encrypted with this key (live key rotation); the init's default key again when it is that one. */
+  rotate(config: CencTrackConfig): void {
+    this.config = config;
+  }
+
+  private get rotated(): boolean {
+    return !this.config.key.kid.equals(this.initConfig.key.kid);
   }
 
   /**
@@ -207,8 +237,11 @@ export class CencFragmentEncryptor {
       const trackId = tfhd ? tfhd.buf.readUInt32BE(tfhd.payloadStart + 4) : 0;
       const entries = aux.get(trackId);
       const extra = entries ? [senc(entries), saiz(sencEntrySizes(entries)), saio([0])] : [];
-      trafs.push(rebuild(child, 0, [...childBoxes(child).map(whole), ...extra]));
+      const samples = info.trafs.find((t) => t.trackId === trackId)?.samples.length ?? 0;
+      const groups = this.rotated ? seigBoxes(this.config, this.track.kind, samples) : [];
+      trafs.push(rebuild(child, 0, [...childBoxes(child).map(whole), ...groups, ...extra]));
     }
+    if (this.rotated) trafs.push(...psshBoxes([this.config.key.kid]));
     const newMoof = box('moof', ...trafs);
     const growth = newMoof.length - (moof.end - moof.start);
     // Patch the offsets: trun data offsets (from the moof start) move by the growth; saio points at senc's first entry.
@@ -256,9 +289,10 @@ export class CencTrackEncryptor {
     return encrypted;
   }
 
-  /** A part or segment of the track, encrypted (init must have been given first). */
-  fragment(bytes: Buffer): Buffer {
+  /** A part or segment of the track, encrypted (init must have been given first), under `key` when given (live rotation). */
+  fragment(bytes: Buffer, key?: CencTrackConfig): Buffer {
     if (!this.fragments) throw new Error('CencTrackEncryptor: init segment first');
+    this.fragments.rotate(key ?? this.config);
     return this.fragments.encrypt(bytes);
   }
 }

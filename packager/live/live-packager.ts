@@ -1,4 +1,5 @@
 import type { BlobStore, Bus, Config, Logger, Registry, Unsubscribe } from '../../platform/index.js';
+import type { KeyProvider } from '../crypto/key-provider.js';
 import type { IngestTopics } from '../../ingest/index.js';
 import type { PackagerTopics } from '../contract.js';
 import type { LiveCatalog } from './live-catalog.js';
@@ -15,6 +16,8 @@ export interface LivePackagerDeps {
   catalog: LiveCatalog;
   logger: Logger;
   metrics: Registry;
+  /** Content keys of encrypted streams. */
+  keys?: KeyProvider;
 }
 
 interface Entry {
@@ -71,7 +74,10 @@ export class LivePackager {
       await this.finish(m.streamId);
     }
     const session = new LiveSession(
-      { blobs: this.deps.blobs, catalog: this.deps.catalog, logger: this.deps.logger, metrics: this.metrics, onFailed: (code, reason) => void this.onSessionFailed(m.streamId, session, code, reason) },
+      {
+        blobs: this.deps.blobs, catalog: this.deps.catalog, logger: this.deps.logger, metrics: this.metrics, keys: this.deps.keys,
+        onFailed: (code, reason) => void this.onSessionFailed(m.streamId, session, code, reason),
+      },
       this.config,
       m,
     );

@@ -8,6 +8,9 @@ import { LadderSupervisor } from '../ladder/ladder-supervisor.js';
 import { probeSource } from '../ladder/ffprobe.js';
 import { RenditionPipeline } from './rendition-pipeline.js';
 import type { LiveCatalog } from './live-catalog.js';
+import { encryptionInfoFor, type KeyProvider } from '../crypto/key-provider.js';
+import { LiveKeyRing } from '../crypto/live-keys.js';
+import type { EncryptionInfo } from '../manifest/encryption-info.js';
 
 type Started = IngestTopics['ingest.stream.started'];
 
@@ -57,6 +60,8 @@ export interface LiveSessionDeps {
   metrics: LiveMetrics;
   /** Packaging gave up on this publish (no video, unsupported codec, transcoder dying in a loop). */
   onFailed: (code: string, reason: string) => void;
+  /** Content keys of encrypted streams (control-api's key store, in process or over HTTP). */
+  keys?: KeyProvider;
 }
 
 /**
@@ -91,6 +96,8 @@ export class LiveSession {
   private buildError?: { code: string; message: string };
   /** The running FFmpeg started with its publish (not a restart): the ingest clock applies. */
   private anchorFromIngest = false;
+  /** Encrypted sessions: the scheme, the session's keys and what the manifests say. */
+  private encryption?: { scheme: 'cbcs' | 'cenc'; keys: LiveKeyRing; info: EncryptionInfo };
 
   constructor(
     private readonly deps: LiveSessionDeps,
@@ -114,6 +121,19 @@ export class LiveSession {
     // reached, so every segment, part and init URL of the session is new (edges cache them immutable).
     const earlier = await this.deps.catalog.nextMsn(this.streamId).catch(() => undefined);
     this.firstMsn = Math.max(Math.floor(this.startedAtMs / 1000), earlier ?? 0);
+    const e = this.source.encryption;
+    if (e) {
+      // Keys first: no part of an encrypted stream is ever stored in the clear.
+      if (!this.deps.keys) return this.deps.onFailed('ENCRYPTION_UNAVAILABLE', 'this packager has no key provider, so it cannot encrypt the stream');
+      const keys = new LiveKeyRing({ keys: this.deps.keys, logger: this.log }, { mediaId: this.streamId, sessionId: this.sessionId, firstMsn: this.firstMsn, rotationSegments: e.rotationSegments });
+      try {
+        await keys.start();
+      } catch (err) {
+        this.log.error({ err }, 'the content key could not be fetched: not packaging this publish');
+        return this.deps.onFailed('ENCRYPTION_UNAVAILABLE', `the content key could not be fetched: ${(err as Error).message}`);
+      }
+      this.encryption = { scheme: e.scheme, keys, info: encryptionInfoFor(e.scheme, keys.first, e.licenseUrl) };
+    }
     await this.runLadder(false);
   }
 
@@ -158,6 +178,7 @@ export class LiveSession {
       dvrWindowSeconds: this.config.live.dvrWindowSeconds,
       ended: this.ended,
       ...(this.source.passthrough ? { sourceGops: true } : {}),
+      ...(this.encryption ? { encryption: this.encryption.info } : {}),
     };
   }
 
@@ -252,6 +273,7 @@ export class LiveSession {
             firstMsn: joining ? siblingsAt : this.firstMsn,
             clock: { runOffsetSeconds: (raw) => this.runOffsetSeconds(raw), wallClockMs: (s) => this.wallClockMs(s) },
             recordingPrefix: `vod/${this.recordingId}/${out.name}`,
+            ...(this.encryption ? { encryption: { scheme: this.encryption.scheme, keys: this.encryption.keys } } : {}),
           },
         );
         this.pipelines.set(out.name, p);

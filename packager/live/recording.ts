@@ -52,7 +52,7 @@ export async function writeRecording(blobs: BlobStore, stream: StreamState, rend
       if (from !== to) await copy(blobs, from, to);
     });
     await runLimited(queue, COPY_CONCURRENCY);
-    const playlist = toRenditionPlaylist(state, { playlistType: 'VOD' });
+    const playlist = toRenditionPlaylist(state, { playlistType: 'VOD', ...(stream.encryption ? { encryption: stream.encryption } : {}) });
     await blobs.put(`${dst}/index.m3u8`, Buffer.from(playlist), { contentType: 'application/vnd.apple.mpegurl', cacheControl: IMMUTABLE });
     if (state.kind === 'video') duration = Math.max(duration, state.segments.reduce((a, s) => a + s.duration, 0));
   }

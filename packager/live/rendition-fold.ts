@@ -45,6 +45,7 @@ export function foldRenditionEvent(state: RenditionState, ev: RenditionEvent): b
         target.startTime = ev.t ?? 0;
         if (ev.dc) target.discontinuity = true;
         if (ev.map) target.initName = ev.map;
+        if (ev.k) target.kid = ev.k;
       }
       target.parts.push({ duration: ev.d, independent: ev.x === 1 });
       if (ev.h) state.hint = { msn: ev.msn + 1, part: 0 };
@@ -55,6 +56,7 @@ export function foldRenditionEvent(state: RenditionState, ev: RenditionEvent): b
       const seg: SegmentEntry = { msn: ev.msn, duration: ev.d, programDateTimeMs: ev.pdt, startTime: ev.t };
       if (ev.dc) seg.discontinuity = true;
       if (ev.map) seg.initName = ev.map;
+      if (ev.k) seg.kid = ev.k;
       if (cur.msn === ev.msn && cur.parts.length > 0) seg.parts = cur.parts;
       state.segments.push(seg);
       state.current = { msn: ev.msn + 1, programDateTimeMs: 0, startTime: 0, parts: [] };

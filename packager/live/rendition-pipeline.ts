@@ -5,6 +5,9 @@ import { Fmp4StreamParser, type Fmp4Fragment, type TrackDefaults, type TrackInfo
 import { joinChunks } from '../cmaf/join-chunks.js';
 import { sampleDescriptionOf } from '../cmaf/boxes.js';
 import { CmafSegmenter, type CmafPart, type CmafSegment } from '../cmaf/segmenter.js';
+import { CencTrackEncryptor, type CencTrackConfig } from '../crypto/cenc-boxes.js';
+import type { ContentKeyGrant } from '../crypto/key-provider.js';
+import type { LiveKeyRing } from '../crypto/live-keys.js';
 import { shiftDecodeTime } from '../cmaf/retime.js';
 import { RenditionTimeline } from './rendition-timeline.js';
 import type { LiveCatalog } from './live-catalog.js';
@@ -27,6 +30,11 @@ const SEGMENT_RETENTION_SEGMENTS = 8;
  * at the default part target): memory stays bounded, and the stream goes on after a discontinuity.
  */
 export const MAX_QUEUED_WRITES = 64;
+/** A content key as the encryptor takes it. */
+function trackKey(scheme: 'cbcs' | 'cenc', g: ContentKeyGrant): CencTrackConfig {
+  return { scheme, key: { kid: Buffer.from(g.kid, 'hex'), key: g.key }, constantIv: g.iv };
+}
+
 /** EXT-X-TARGETDURATION of a copied (passthrough) source, seconds: longer GOPs are cut without a keyframe. */
 export const PASSTHROUGH_TARGET_DURATION = 10;
 
@@ -44,6 +52,8 @@ export interface RenditionPipelineConfig {
   clock: SessionClock;
   /** Storage prefix of the session's recording: segments leaving the DVR window move there. */
   recordingPrefix?: string;
+  /** Sample encryption: every part is sealed under its segment's key before it is stored. */
+  encryption?: { scheme: 'cbcs' | 'cenc'; keys: LiveKeyRing };
 }
 
 /** How a run's media time joins the session timeline, and that timeline's wall clock. */
@@ -75,6 +85,10 @@ export interface RenditionPipelineDeps {
 export class RenditionPipeline {
   private parser: Fmp4StreamParser;
   private segmenter?: CmafSegmenter;
+  /** Encrypted sessions: the track encryptor, and the key each recent segment was sealed with (its parts share it). */
+  private encryptor?: CencTrackEncryptor;
+  private readonly sealedKid = new Map<number, string>();
+  private readonly sealedKeys = new Map<string, ContentKeyGrant>();
   private timeline?: RenditionTimeline;
   private track?: TrackInfo;
   private initName?: string;
@@ -226,7 +240,8 @@ export class RenditionPipeline {
       const key = `${this.prefix}/${this.initName}`;
       this.sampleDescription = sampleDescriptionOf(bytes);
       this.initKeys.push(key);
-      this.enqueue(() => this.deps.blobs.put(key, bytes, { contentType: 'video/mp4', cacheControl: IMMUTABLE }));
+      const init = this.sealInit(bytes, defaults);
+      this.enqueue(() => this.deps.blobs.put(key, init, { contentType: 'video/mp4', cacheControl: IMMUTABLE }));
     } else {
       // FFmpeg restarted with the same arguments writes the same sample entries: keep the init. A new
       // sample description (a passthrough source back at another size) gets an init segment of its own,
@@ -236,10 +251,11 @@ export class RenditionPipeline {
         this.sampleDescription = description;
         this.discontinuityNext = true;
         const timeline = this.timeline!;
+        const init = this.sealInit(bytes, defaults);
         this.enqueue(async () => {
           const name = `init-${timeline.msn}.mp4`;
           const key = `${this.prefix}/${name}`;
-          await this.deps.blobs.put(key, bytes, { contentType: 'video/mp4', cacheControl: IMMUTABLE });
+          await this.deps.blobs.put(key, init, { contentType: 'video/mp4', cacheControl: IMMUTABLE });
           this.initKeys.push(key);
           this.initName = name;
           timeline.useInit(name);
@@ -262,9 +278,34 @@ export class RenditionPipeline {
       keyframesOnGrid: !this.config.output.sourceGops,
       // Rounded, every segment stays within the session's fixed EXT-X-TARGETDURATION.
       maxSegmentSeconds: this.targetDuration() + 0.49,
+      ...(this.encryptor ? { sealPart: (part: Buffer, at: { msn: number }) => this.sealPart(part, at.msn) } : {}),
     });
     this.segmenter.on('part', (p) => this.onPart(p));
     this.segmenter.on('segment', (s) => this.onSegment(s));
+  }
+
+  /** The init segment as stored: encv/enca with the session's first key as default, when encrypted. */
+  private sealInit(bytes: Buffer, defaults: TrackDefaults): Buffer {
+    const e = this.config.encryption;
+    if (!e) return bytes;
+    // One encryptor for the session: the default KID of every init is the first key's, rotation goes in the fragments.
+    this.encryptor ??= new CencTrackEncryptor(trackKey(e.scheme, e.keys.first));
+    return this.encryptor.init(bytes, defaults);
+  }
+
+  /** A part encrypted under its segment's key (rotation changes it at segment boundaries only). */
+  private sealPart(bytes: Buffer, msn: number): Buffer {
+    const e = this.config.encryption!;
+    let kid = this.sealedKid.get(msn);
+    const grant = kid ? this.sealedKeys.get(kid)! : e.keys.keyFor(msn);
+    if (!kid) {
+      kid = grant.kid;
+      this.sealedKid.set(msn, kid);
+      this.sealedKeys.set(kid, grant);
+      for (const m of this.sealedKid.keys()) if (m < msn - 4) this.sealedKid.delete(m);
+      for (const k of this.sealedKeys.keys()) if (![...this.sealedKid.values()].includes(k)) this.sealedKeys.delete(k);
+    }
+    return this.encryptor!.fragment(bytes, trackKey(e.scheme, grant));
   }
 
   private onFragment(f: Fmp4Fragment): void {
@@ -307,7 +348,8 @@ export class RenditionPipeline {
     this.enqueue(async () => {
       // The segmenter also notices timestamp jumps it was not told about.
       if (p.partIndex === 0 && p.discontinuity) timeline.markDiscontinuity();
-      const { msn, part } = timeline.addPart({ duration: p.duration, independent: p.independent }, p.decodeTime, pdt, { lastOfSegment });
+      const kid = this.sealedKid.get(p.msn);
+      const { msn, part } = timeline.addPart({ duration: p.duration, independent: p.independent }, p.decodeTime, pdt, { lastOfSegment, ...(kid ? { kid } : {}) });
       this.partCounts.set(msn, part + 1);
       await this.deps.blobs.put(`${this.prefix}/part-${msn}.${part}.m4s`, p.bytes, { contentType: 'video/iso.segment', cacheControl: IMMUTABLE });
       // A part that ends its segment is announced with the segment, so the preload hint never names a

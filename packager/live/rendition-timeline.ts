@@ -74,7 +74,7 @@ export class RenditionTimeline implements PublishableTimeline {
    * Records a finished part of the current segment; the first part of a segment fixes its timing.
    * `lastOfSegment`: the segmenter knows the next part opens the next segment (the preload hint names that one).
    */
-  addPart(part: PartEntry, startTime: number, programDateTimeMs: number, opts: { lastOfSegment?: boolean } = {}): { msn: number; part: number } {
+  addPart(part: PartEntry, startTime: number, programDateTimeMs: number, opts: { lastOfSegment?: boolean; kid?: string } = {}): { msn: number; part: number } {
     const msn = this.s.current.msn;
     const i = this.s.current.parts.length;
     const ev: RenditionEvent = { n: this.s.seq + 1, e: 'part', msn, i, d: round(part.duration) };
@@ -88,6 +88,7 @@ export class RenditionTimeline implements PublishableTimeline {
         this.pendingDiscontinuity = false;
       }
       if (this.init) ev.map = this.init;
+      if (opts.kid) ev.k = opts.kid;
     }
     this.record(ev);
     return { msn, part: i };
@@ -121,6 +122,7 @@ export class RenditionTimeline implements PublishableTimeline {
       pdt: cur.programDateTimeMs,
       ...(cur.discontinuity ? { dc: 1 as const } : {}),
       ...(cur.initName ? { map: cur.initName } : {}),
+      ...(cur.kid ? { k: cur.kid } : {}),
       first,
       ds,
       // §4.4.3.1: EXT-X-TARGETDURATION is at least every segment's duration rounded to the nearest integer;

@@ -2,6 +2,7 @@ import type { RenditionState, StreamState } from '../contract.js';
 import { toMpd, type DashAdaptationSet, type MpdOptions } from './dash.js';
 import { toMediaPlaylist, toMultivariantPlaylist, type HlsPart, type MediaPlaylistOptions, type MediaPlaylistState } from './hls.js';
 import { mediaPlaylistUri, partName, segmentName, siblingPlaylistUri } from './paths.js';
+import type { EncryptionInfo } from './encryption-info.js';
 
 /**
  * Builders over the packager's live catalog state (contract.ts): the origin keeps RenditionState and
@@ -22,10 +23,22 @@ export function lastPartOf(r: RenditionState): { lastMsn: number; lastPart?: num
   return last.parts?.length ? { lastMsn: last.msn, lastPart: last.parts.length - 1 } : { lastMsn: last.msn };
 }
 
-/** The HLS state of one rendition; `siblings` (all renditions of the stream) become rendition reports. */
-export function mediaPlaylistState(r: RenditionState, siblings: RenditionState[] = [], nextPart?: NextPart): MediaPlaylistState {
+/**
+ * The HLS state of one rendition; `siblings` (all renditions of the stream) become rendition reports;
+ * `encryption` (the stream's) gives every segment its key, with the segment's own key ID when keys rotate.
+ */
+export function mediaPlaylistState(r: RenditionState, siblings: RenditionState[] = [], nextPart?: NextPart, encryption?: EncryptionInfo): MediaPlaylistState {
   const parts = (msn: number, list: { duration: number; independent: boolean }[]): HlsPart[] =>
     list.map((p, i) => ({ uri: partName(msn, i), duration: p.duration, independent: p.independent }));
+  // One EncryptionInfo per key ID, shared by the segments that use it.
+  const keys = new Map<string, EncryptionInfo>();
+  const keyOf = (kid: string | undefined): EncryptionInfo | undefined => {
+    if (!encryption) return undefined;
+    if (!kid || kid === encryption.kid) return encryption;
+    let k = keys.get(kid);
+    if (!k) keys.set(kid, (k = { ...encryption, kid, pssh: undefined }));
+    return k;
+  };
   const next = nextPart ?? (r.hint ? { msn: r.hint.msn, partIndex: r.hint.part } : { msn: r.current.msn, partIndex: r.current.parts.length });
   return {
     targetDuration: r.targetDuration,
@@ -42,25 +55,28 @@ export function mediaPlaylistState(r: RenditionState, siblings: RenditionState[]
       map: s.initName ?? r.initName,
       ...(s.discontinuity ? { discontinuity: true } : {}),
       ...(s.parts ? { parts: parts(s.msn, s.parts) } : {}),
+      ...(encryption ? { encryption: keyOf(s.kid) } : {}),
     })),
     pending: {
       parts: parts(r.current.msn, r.current.parts),
       programDateTimeMs: r.current.programDateTimeMs,
       map: r.current.initName ?? r.initName,
       ...(r.current.discontinuity ? { discontinuity: true } : {}),
+      ...(encryption ? { encryption: keyOf(r.current.kid) } : {}),
     },
     preloadHintUri: partName(next.msn, next.partIndex),
     renditionReports: siblings.filter((s) => s.rendition !== r.rendition).map((s) => ({ uri: siblingPlaylistUri(s.rendition), ...lastPartOf(s) })),
     ended: r.ended,
+    ...(encryption ? { encryption } : {}),
   };
 }
 
 /** A rendition's media playlist text. */
 export function toRenditionPlaylist(
   r: RenditionState,
-  opts: MediaPlaylistOptions & { siblings?: RenditionState[]; nextPart?: NextPart; playlistType?: 'VOD' | 'EVENT' } = {},
+  opts: MediaPlaylistOptions & { siblings?: RenditionState[]; nextPart?: NextPart; playlistType?: 'VOD' | 'EVENT'; encryption?: EncryptionInfo } = {},
 ): string {
-  const state = mediaPlaylistState(r, opts.siblings, opts.nextPart);
+  const state = mediaPlaylistState(r, opts.siblings, opts.nextPart, opts.encryption);
   if (opts.playlistType) state.playlistType = opts.playlistType;
   return toMediaPlaylist(state, opts);
 }
@@ -87,7 +103,7 @@ export function toStreamMultivariant(stream: StreamState): string {
       bandwidth: a.bandwidth,
       averageBandwidth: a.averageBandwidth,
     })),
-  });
+  }, stream.encryption ? { sessionKey: stream.encryption } : {});
 }
 
 /**
@@ -170,6 +186,7 @@ export function toStreamMpd(stream: StreamState, renditions: RenditionState[], n
       availabilityStartTimeMs: ast,
       publishTimeMs: nowMs,
       adaptationSets,
+      ...(stream.encryption ? { encryption: stream.encryption } : {}),
     },
     { timeShiftBufferDepth: stream.dvrWindowSeconds, initializationTemplate: `$RepresentationID$/${initName}`, ...opts },
   );

@@ -31,6 +31,8 @@ export interface HlsSegment {
    * playlist's first EXT-X-MAP when this is the first segment listed.
    */
   map?: string;
+  /** The segment's key when it may differ from its predecessor's (live key rotation): a new EXT-X-KEY before it. */
+  encryption?: EncryptionInfo;
 }
 
 /** Rendered lines of segments listed without parts, per segment identity: text that can no longer change. */
@@ -43,6 +45,8 @@ export interface HlsPendingSegment {
   discontinuity?: boolean;
   /** As HlsSegment.map. */
   map?: string;
+  /** As HlsSegment.encryption. */
+  encryption?: EncryptionInfo;
 }
 
 /** EXT-X-RENDITION-REPORT for a sibling rendition (§4.4.5.4). */
@@ -135,7 +139,15 @@ export function toMediaPlaylist(state: MediaPlaylistState, opts: MediaPlaylistOp
   // that can be a later one than the session's first.
   const firstListed = skipped < state.segments.length ? state.segments[skipped] : state.pending;
   lines.push(`#EXT-X-MAP:URI="${firstListed?.map ?? state.mapUri}"`);
-  if (state.encryption) lines.push(hlsKeyTag(state.encryption));
+  // The key of the first segment listed; each later change of key ID gets its own EXT-X-KEY (§4.4.4.4).
+  const headerKey = firstListed?.encryption ?? state.encryption;
+  if (headerKey) lines.push(hlsKeyTag(headerKey));
+  let kid = headerKey?.kid;
+  const keyChange = (s: { encryption?: EncryptionInfo }): string | undefined => {
+    if (!s.encryption || s.encryption.kid === kid) return undefined;
+    kid = s.encryption.kid;
+    return hlsKeyTag(s.encryption);
+  };
 
   const retention = opts.partRetentionSeconds ?? 3 * state.targetDuration;
   const playlistEnd = total + pendingDuration;
@@ -145,23 +157,25 @@ export function toMediaPlaylist(state: MediaPlaylistState, opts: MediaPlaylistOp
     // Older segments drop their parts (§6.2.2: EXT-X-PART lines more than 3 target durations from the end).
     const withParts = Boolean(partTarget && s.parts && playlistEnd - ends[i] < retention);
     if (!withParts && memo && s.key) {
+      // A key line depends only on the segment before (or the header, for the first listed): stable, so memoised with it.
+      const key = keyChange(s);
       let text = memo.get(s.key);
       if (text === undefined) {
         const own: string[] = [];
-        segmentTags(own, s);
+        segmentTags(own, s, key);
         own.push(`#EXTINF:${dec(s.duration, 5)},`, s.uri);
         memo.set(s.key, (text = own.join('\n')));
       }
       lines.push(text);
       return;
     }
-    segmentTags(lines, s);
+    segmentTags(lines, s, keyChange(s));
     if (withParts) partLines(lines, s.parts!);
     lines.push(`#EXTINF:${dec(s.duration, 5)},`, s.uri);
   });
   if (partTarget && state.pending && state.pending.parts.length > 0) {
     // DISCONTINUITY and PDT of the parent segment go before its first part (§4.4.4.9).
-    segmentTags(lines, state.pending);
+    segmentTags(lines, state.pending, keyChange(state.pending));
     partLines(lines, state.pending.parts);
   }
   if (live && partTarget && state.preloadHintUri) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${state.preloadHintUri}"`);
@@ -175,10 +189,11 @@ export function toMediaPlaylist(state: MediaPlaylistState, opts: MediaPlaylistOp
   return lines.join('\n') + '\n';
 }
 
-function segmentTags(lines: string[], s: { discontinuity?: boolean; programDateTimeMs?: number; map?: string }): void {
+function segmentTags(lines: string[], s: { discontinuity?: boolean; programDateTimeMs?: number; map?: string }, keyTag?: string): void {
   if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
   // §4.4.4.5: a changed Media Initialization Section is declared after the discontinuity it follows.
   if (s.discontinuity && s.map) lines.push(`#EXT-X-MAP:URI="${s.map}"`);
+  if (keyTag) lines.push(keyTag);
   if (s.programDateTimeMs !== undefined) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${iso(s.programDateTimeMs)}`);
 }
 
