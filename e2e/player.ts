@@ -37,8 +37,18 @@ const v = document.getElementById('v');
 const q = new URLSearchParams(location.search);
 // Encrypted media: ClearKey through EME, with the licence server the playback token came with.
 const license = q.get('license');
-const drm = license ? { emeEnabled: true, drmSystems: { 'org.w3.clearkey': { licenseUrl: license } } } : {};
-const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30, ...drm });
+// keyids=1: licence requests name the playlist's KEYID (W3C "keyids" init data) instead of waiting for
+// a pssh in the media; what live key rotation needs, as its segments carry none.
+const keyIds = q.get('keyids') ? {
+  generateRequest(type, data, ctx) {
+    const kid = ctx.decryptdata && ctx.decryptdata.keyId;
+    if (!kid) return { initDataType: type, initData: data };
+    const b64 = btoa(String.fromCharCode(...kid)).split('+').join('-').split('/').join('_').split('=').join('');
+    return { initDataType: 'keyids', initData: new TextEncoder().encode(JSON.stringify({ kids: [b64] })).buffer };
+  },
+} : {};
+const drm = license ? { emeEnabled: true, drmSystems: { 'org.w3.clearkey': { licenseUrl: license, ...keyIds } } } : {};
+const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30, ...drm, debug: Boolean(q.get('debug')) });
 window.hls = hls;
 hls.on(Hls.Events.ERROR, (_e, d) => (d.fatal ? report.fatalErrors : report.nonFatalErrors).push(d.type + ':' + d.details));
 v.addEventListener('playing', () => { if (!report.started) { report.started = true; report.start = v.currentTime; } });
@@ -92,7 +102,7 @@ export function launchChromium(): Promise<Browser> {
  * Opens a player page on src, waits for playback to start (or fail), lets it play `seconds`, then
  * returns what `collect` reads in the page.
  */
-async function playPage<T>(html: string, src: string, seconds: number, collect: () => T, browser?: Browser, licenseUrl?: string): Promise<T> {
+async function playPage<T>(html: string, src: string, seconds: number, collect: () => T, browser?: Browser, licenseUrl?: string, extra = ''): Promise<T> {
   const page$ = await servePage(html);
   const b = browser ?? (await launchChromium());
   try {
@@ -100,7 +110,7 @@ async function playPage<T>(html: string, src: string, seconds: number, collect: 
     // PLAYER_DEBUG=1 prints the page's console (dash.js at debug level) to the test output.
     const debug = Boolean(process.env.PLAYER_DEBUG);
     if (debug) page.on('console', (m) => process.stderr.write(`[page] ${m.text().slice(0, 300)}\n`));
-    await page.goto(`${page$.url}?src=${encodeURIComponent(src)}${licenseUrl ? `&license=${encodeURIComponent(licenseUrl)}` : ''}${debug ? '&debug=1' : ''}`);
+    await page.goto(`${page$.url}?src=${encodeURIComponent(src)}${licenseUrl ? `&license=${encodeURIComponent(licenseUrl)}` : ''}${debug ? '&debug=1' : ''}${extra}`);
     await page.waitForFunction(() => (window as any).report.started || (window as any).report.fatalErrors.length > 0, undefined, { timeout: 30_000 });
     await page.waitForTimeout(seconds * 1000);
     return (await page.evaluate(collect)) as T;
@@ -167,7 +177,7 @@ export interface EncryptedPlaybackReport {
  * Plays encrypted media with ClearKey EME (hls.js `drmSystems`, dash.js protection data) and the given
  * licence URL, for `seconds` after playback starts or as soon as the player gives up.
  */
-export function playEncrypted(kind: 'hls' | 'dash', src: string, licenseUrl: string, seconds: number, browser: Browser): Promise<EncryptedPlaybackReport> {
+export function playEncrypted(kind: 'hls' | 'dash', src: string, licenseUrl: string, seconds: number, browser: Browser, opts: { keyIdsFromPlaylist?: boolean } = {}): Promise<EncryptedPlaybackReport> {
   return playPage(
     kind === 'hls' ? PAGE : DASH_PAGE,
     src,
@@ -179,6 +189,7 @@ export function playEncrypted(kind: 'hls' | 'dash', src: string, licenseUrl: str
     },
     browser,
     licenseUrl,
+    opts.keyIdsFromPlaylist ? '&keyids=1' : '',
   );
 }
 

@@ -29,7 +29,7 @@ export interface CmafSegmenterConfig {
    * Last step of a part before it is emitted (sample encryption): the part's and its segment's bytes
    * are what this returns. Default: the bytes as they are.
    */
-  sealPart?: (bytes: Buffer, at: { msn: number; partIndex: number }) => Buffer;
+  sealPart?: (bytes: Buffer, at: { msn: number; partIndex: number; segmentStart: number }) => Buffer;
   /**
    * Video keyframes fall on the segment grid (the encoder forces them; default true). False for a
    * copied source, whose keyframes come where its GOPs end: parts are then never closed early in the
@@ -268,7 +268,7 @@ export class CmafSegmenter extends EventEmitter<CmafSegmenterEvents> {
     const out: CmafPart = {
       msn: seg.msn,
       partIndex: seg.parts.length,
-      bytes: this.config.sealPart ? this.config.sealPart(joined, { msn: seg.msn, partIndex: seg.parts.length }) : joined,
+      bytes: this.config.sealPart ? this.config.sealPart(joined, { msn: seg.msn, partIndex: seg.parts.length, segmentStart: seg.start }) : joined,
       duration: part.durationTicks / this.config.timescale,
       durationTicks: part.durationTicks,
       decodeTime: part.decodeTime,

@@ -88,7 +88,7 @@ export interface EncryptedTrack {
  * to encv/enca with a sinf, pssh boxes (common and ClearKey) appended to the moov. Other boxes are
  * copied as they are.
  */
-export function encryptInit(init: Buffer, config: CencTrackConfig): { bytes: Buffer; tracks: EncryptedTrack[] } {
+export function encryptInit(init: Buffer, config: CencTrackConfig, opts: { pssh?: boolean } = {}): { bytes: Buffer; tracks: EncryptedTrack[] } {
   const tracks: EncryptedTrack[] = [];
   const out: Buffer[] = [];
   let sawMoov = false;
@@ -99,7 +99,7 @@ export function encryptInit(init: Buffer, config: CencTrackConfig): { bytes: Buf
     }
     sawMoov = true;
     const children = childBoxes(top).map((c) => (c.type === 'trak' ? encryptTrak(c, config, tracks) : whole(c)));
-    out.push(rebuild(top, 0, [...children, ...psshBoxes([config.key.kid])]));
+    out.push(rebuild(top, 0, [...children, ...(opts.pssh === false ? [] : psshBoxes([config.key.kid]))]));
   }
   if (!sawMoov) throw new CmafError('UNEXPECTED_BOX', 'init segment has no moov');
   return { bytes: Buffer.concat(out), tracks };
@@ -145,8 +145,9 @@ function encryptTrak(trak: Box, config: CencTrackConfig, tracks: EncryptedTrack[
 /**
  * The key-rotation boxes of a fragment encrypted under another key than the init's default (ISO/IEC
  * 23001-7 §6): a `seig` sample group description (the fragment's KID, IV size or constant IV and
- * pattern) and the sample-to-group box pointing every sample at it; the moof also carries a pssh
- * naming the new KID, so EME players ask for its licence when they reach it.
+ * pattern) and the sample-to-group box pointing every sample at it. Players learn of the new key from
+ * the playlist (EXT-X-KEY KEYID); no pssh is put in the moof, because hls.js hands the init data of
+ * any `encrypted` event to its current key's session, whose licence then names the wrong key.
  */
 function seigBoxes(config: CencTrackConfig, kind: 'video' | 'audio', sampleCount: number): Buffer[] {
   const p = kind === 'video' ? VIDEO_PATTERN : AUDIO_PATTERN;
@@ -241,7 +242,6 @@ export class CencFragmentEncryptor {
       const groups = this.rotated ? seigBoxes(this.config, this.track.kind, samples) : [];
       trafs.push(rebuild(child, 0, [...childBoxes(child).map(whole), ...groups, ...extra]));
     }
-    if (this.rotated) trafs.push(...psshBoxes([this.config.key.kid]));
     const newMoof = box('moof', ...trafs);
     const growth = newMoof.length - (moof.end - moof.start);
     // Patch the offsets: trun data offsets (from the moof start) move by the growth; saio points at senc's first entry.
@@ -278,11 +278,18 @@ export class CencFragmentEncryptor {
 export class CencTrackEncryptor {
   private fragments?: CencFragmentEncryptor;
 
-  constructor(private readonly config: CencTrackConfig) {}
+  /**
+   * `pssh: false` leaves the init without pssh boxes: for rotating live keys, where a box naming the
+   * first key would be stale (and mislead hls.js, see seigBoxes) once the key changes.
+   */
+  constructor(
+    private readonly config: CencTrackConfig,
+    private readonly opts: { pssh?: boolean } = {},
+  ) {}
 
   /** The encrypted init segment; `defaults` are the track's trex defaults (from the clear init). */
   init(bytes: Buffer, defaults: TrackDefaults): Buffer {
-    const { bytes: encrypted, tracks } = encryptInit(bytes, this.config);
+    const { bytes: encrypted, tracks } = encryptInit(bytes, this.config, this.opts);
     const track = tracks.find((t) => t.trackId === defaults.trackId);
     if (!track) throw new CmafError('BOX_INVALID', `init segment has no track ${defaults.trackId}`);
     this.fragments = new CencFragmentEncryptor(this.config, track, defaults);

@@ -17,7 +17,8 @@ export class LiveKeyRing {
 
   constructor(
     private readonly deps: { keys: KeyProvider; logger: Logger },
-    private readonly config: { mediaId: string; sessionId: string; firstMsn: number; rotationSegments: number },
+    /** Segments are numbered from the session's start (session media time ÷ segment target). */
+    private readonly config: { mediaId: string; sessionId: string; rotationSegments: number },
   ) {}
 
   /** Loads the first periods' keys; packaging starts once this resolves. */
@@ -26,10 +27,15 @@ export class LiveKeyRing {
     this.prefetch(0);
   }
 
-  /** The rotation period of a segment. */
-  periodOf(msn: number): number {
+  /** Keys change during the session. */
+  get rotates(): boolean {
+    return this.config.rotationSegments > 0;
+  }
+
+  /** The rotation period of the session's segment number `index`. */
+  periodOf(index: number): number {
     const n = this.config.rotationSegments;
-    return n > 0 ? Math.max(0, Math.floor((msn - this.config.firstMsn) / n)) : 0;
+    return n > 0 ? Math.max(0, Math.floor(index / n)) : 0;
   }
 
   /** The first key: the init segments' default KID and the MPD's. */
@@ -40,11 +46,11 @@ export class LiveKeyRing {
   }
 
   /**
-   * The key of segment `msn`. Should its period's key not have arrived (a slow key server), the latest
-   * earlier one is used, and the playlists say so through each segment's key ID.
+   * The key of the session's segment number `index`. Should its period's key not have arrived (a slow
+   * key server), the latest earlier one is used, and the playlists say so through each segment's key ID.
    */
-  keyFor(msn: number): ContentKeyGrant {
-    const period = this.periodOf(msn);
+  keyFor(index: number): ContentKeyGrant {
+    const period = this.periodOf(index);
     this.prefetch(period);
     for (let p = period; p >= 0; p--) {
       const k = this.keys.get(p);

@@ -125,7 +125,7 @@ export class LiveSession {
     if (e) {
       // Keys first: no part of an encrypted stream is ever stored in the clear.
       if (!this.deps.keys) return this.deps.onFailed('ENCRYPTION_UNAVAILABLE', 'this packager has no key provider, so it cannot encrypt the stream');
-      const keys = new LiveKeyRing({ keys: this.deps.keys, logger: this.log }, { mediaId: this.streamId, sessionId: this.sessionId, firstMsn: this.firstMsn, rotationSegments: e.rotationSegments });
+      const keys = new LiveKeyRing({ keys: this.deps.keys, logger: this.log }, { mediaId: this.streamId, sessionId: this.sessionId, rotationSegments: e.rotationSegments });
       try {
         await keys.start();
       } catch (err) {

@@ -278,7 +278,7 @@ export class RenditionPipeline {
       keyframesOnGrid: !this.config.output.sourceGops,
       // Rounded, every segment stays within the session's fixed EXT-X-TARGETDURATION.
       maxSegmentSeconds: this.targetDuration() + 0.49,
-      ...(this.encryptor ? { sealPart: (part: Buffer, at: { msn: number }) => this.sealPart(part, at.msn) } : {}),
+      ...(this.encryptor ? { sealPart: (part: Buffer, at: { segmentStart: number }) => this.sealPart(part, this.segmentIndex(at.segmentStart)) } : {}),
     });
     this.segmenter.on('part', (p) => this.onPart(p));
     this.segmenter.on('segment', (s) => this.onSegment(s));
@@ -289,23 +289,34 @@ export class RenditionPipeline {
     const e = this.config.encryption;
     if (!e) return bytes;
     // One encryptor for the session: the default KID of every init is the first key's, rotation goes in the fragments.
-    this.encryptor ??= new CencTrackEncryptor(trackKey(e.scheme, e.keys.first));
+    this.encryptor ??= new CencTrackEncryptor(trackKey(e.scheme, e.keys.first), { pssh: !e.keys.rotates });
     return this.encryptor.init(bytes, defaults);
   }
 
+  /**
+   * The session-wide number of the segment starting at this decode time: segments start on the same
+   * grid in every rendition (session media time ÷ segment target), so every rendition changes key at
+   * the same segment, whatever its own numbering or restarts.
+   */
+  private segmentIndex(decodeTime: number): number {
+    return Math.round(decodeTime / this.track!.timescale / this.config.segmentTarget);
+  }
+
   /** A part encrypted under its segment's key (rotation changes it at segment boundaries only). */
-  private sealPart(bytes: Buffer, msn: number): Buffer {
+  private sealPart(bytes: Buffer, index: number): Buffer {
     const e = this.config.encryption!;
-    let kid = this.sealedKid.get(msn);
-    const grant = kid ? this.sealedKeys.get(kid)! : e.keys.keyFor(msn);
+    let kid = this.sealedKid.get(index);
+    const grant = kid ? this.sealedKeys.get(kid)! : e.keys.keyFor(index);
     if (!kid) {
       kid = grant.kid;
-      this.sealedKid.set(msn, kid);
+      this.sealedKid.set(index, kid);
       this.sealedKeys.set(kid, grant);
-      for (const m of this.sealedKid.keys()) if (m < msn - 4) this.sealedKid.delete(m);
+      for (const m of this.sealedKid.keys()) if (m < index - 4) this.sealedKid.delete(m);
       for (const k of this.sealedKeys.keys()) if (![...this.sealedKid.values()].includes(k)) this.sealedKeys.delete(k);
     }
-    return this.encryptor!.fragment(bytes, trackKey(e.scheme, grant));
+    // cbcs: one constant IV for the session (the first key's), in tenc and in every seig: an IV is not
+    // secret, and readers that ignore sample groups (FFmpeg) then decrypt any period given its key.
+    return this.encryptor!.fragment(bytes, { ...trackKey(e.scheme, grant), constantIv: e.keys.first.iv });
   }
 
   private onFragment(f: Fmp4Fragment): void {
@@ -348,7 +359,7 @@ export class RenditionPipeline {
     this.enqueue(async () => {
       // The segmenter also notices timestamp jumps it was not told about.
       if (p.partIndex === 0 && p.discontinuity) timeline.markDiscontinuity();
-      const kid = this.sealedKid.get(p.msn);
+      const kid = p.partIndex === 0 && this.config.encryption ? this.sealedKid.get(this.segmentIndex(p.decodeTime)) : undefined;
       const { msn, part } = timeline.addPart({ duration: p.duration, independent: p.independent }, p.decodeTime, pdt, { lastOfSegment, ...(kid ? { kid } : {}) });
       this.partCounts.set(msn, part + 1);
       await this.deps.blobs.put(`${this.prefix}/part-${msn}.${part}.m4s`, p.bytes, { contentType: 'video/iso.segment', cacheControl: IMMUTABLE });
