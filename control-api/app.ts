@@ -148,7 +148,10 @@ export async function buildControlApi(deps: ControlApiDeps, config: Config): Pro
   await app.register(assetsRoutes, ctx);
   await app.register(uploadsRoutes, ctx);
   await app.register(playbackTokensRoutes, ctx);
-  await app.register(keyServerRoutes, { config, keys: ctx.services.keys, liveState: deps.liveState, metrics: deps.metrics });
+  await app.register(keyServerRoutes, {
+    config, keys: ctx.services.keys, liveState: deps.liveState, metrics: deps.metrics,
+    keyOwners: (mediaId) => ctx.services.assets.keyOwners(mediaId),
+  });
   await app.register(internalRoutes, ctx);
   const { services } = ctx;
   await app.register(catalogRoutes, {

@@ -33,9 +33,9 @@ afterAll(async () => {
 });
 
 /** Creates an encrypted stream, publishes a test pattern to it and waits for its playlist. */
-async function liveEncrypted(body: object): Promise<{ id: string; grant: { token: string; playback: { hls: string; dash: string }; drm: { clearkey: { licenseUrl: string } } } }> {
+async function liveEncrypted(body: { encryption?: string; keyRotationSegments: number }): Promise<{ id: string; grant: { token: string; playback: { hls: string; dash: string }; drm: { clearkey: { licenseUrl: string } } } }> {
   const stream = (await api(platform.api, 'POST', '/v1/live-streams', { title: 'protected live', encryption: 'cbcs', ...body }, token)).body;
-  expect(stream.encryption).toBe('cbcs');
+  expect(stream.encryption).toBe(body.encryption ?? 'cbcs');
   publishers.push(publishTestPattern(`${stream.rtmpUrl}/${stream.streamKey}`, { seconds: 120 }));
   const grant = (await api(platform.api, 'POST', '/v1/playback-tokens', { streamId: stream.id }, token)).body;
   await waitUntil('encrypted live playlist', async () => {
@@ -70,7 +70,7 @@ function decodedFrames(bytes: Buffer, key: Buffer): Promise<number> {
   });
 }
 
-describe('encrypted live (cbcs)', () => {
+describe('encrypted live', () => {
   it('rotates keys every two segments and hls.js keeps playing across three key changes', async () => {
     const { grant } = await liveEncrypted({ keyRotationSegments: 2 });
     const master = await getText(grant.playback.hls);
@@ -112,13 +112,23 @@ describe('encrypted live (cbcs)', () => {
     expect(granted).toBeGreaterThanOrEqual(3 + 3);
   }, 120_000);
 
-  it('plays in dash.js (one key for the session) and refuses a licence to another stream’s token', async () => {
-    const { grant } = await liveEncrypted({ keyRotationSegments: 0 });
+  it('packages cenc (one key for the session) that FFmpeg decrypts and dash.js plays, and refuses a licence to another stream’s token', async () => {
+    const { grant } = await liveEncrypted({ encryption: 'cenc', keyRotationSegments: 0 });
     const mpd = await waitUntil('MPD', async () => {
       const res = await fetch(grant.playback.dash);
       return res.ok ? res.text() : undefined;
     }, 30_000, 250);
-    expect(mpd).toMatch(/<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cbcs" cenc:default_KID="[0-9a-f-]{36}"\/>/);
+    expect(mpd).toMatch(/<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cenc" cenc:default_KID="[0-9a-f-]{36}"\/>/);
+    const mediaUrl = grant.playback.hls.replace('master.m3u8', '240p/index.m3u8');
+    const text = await getText(mediaUrl);
+    expect(text).toMatch(/^#EXT-X-KEY:METHOD=SAMPLE-AES-CTR,/m);
+    const [period] = keyPeriods(text);
+    const res = await fetch(grant.drm.clearkey.licenseUrl, { method: 'POST', body: JSON.stringify({ kids: [Buffer.from(period.kid, 'hex').toString('base64url')] }) });
+    const key = Buffer.from(((await res.json()) as { keys: { k: string }[] }).keys[0].k, 'base64url');
+    const base = mediaUrl.replace('index.m3u8', '');
+    const init = Buffer.from(await (await fetch(`${base}${/#EXT-X-MAP:URI="([^"]+)"/.exec(text)![1]}`)).arrayBuffer());
+    const segments = await Promise.all(period.uris.slice(0, 3).map(async (u) => Buffer.from(await (await fetch(base + u)).arrayBuffer())));
+    expect(await decodedFrames(Buffer.concat([init, ...segments]), key)).toBeGreaterThanOrEqual(25 * segments.length);
     const report = await playEncrypted('dash', grant.playback.dash, grant.drm.clearkey.licenseUrl, 4, browser);
     expect(report.fatalErrors).toEqual([]);
     expect(report.played).toBeGreaterThan(2.5);

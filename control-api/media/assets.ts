@@ -127,6 +127,16 @@ export class AssetService {
     return row && { accountId: row.account_id, title: row.title, uploadId: row.upload_id };
   }
 
+  /**
+   * The media whose keys a playback token for `mediaId` may have: itself, and for a recording the live
+   * stream it was made from (its segments keep the stream's keys).
+   */
+  async keyOwners(mediaId: string): Promise<string[]> {
+    if (!isUuid(mediaId)) return [mediaId];
+    const [row] = await this.deps.sql.query<{ live_stream_id: string | null }>(`SELECT live_stream_id FROM assets WHERE id = $1`, [mediaId]);
+    return row?.live_stream_id ? [mediaId, row.live_stream_id] : [mediaId];
+  }
+
   /** How an asset's media is encrypted; undefined when it does not exist. */
   async encryptionOf(id: string): Promise<EncryptionMode | undefined> {
     if (!isUuid(id)) return undefined;
@@ -188,19 +198,21 @@ export class AssetService {
    */
   async createRecording(input: RecordingAssetInput): Promise<AssetView | undefined> {
     if (!isUuid(input.liveStreamId) || (input.id !== undefined && !isUuid(input.id))) return undefined;
-    const [stream] = await this.deps.sql.query<{ account_id: string; title: string; playback_policy: 'public' | 'signed' }>(
-      `SELECT account_id, title, playback_policy FROM live_streams WHERE id = $1`,
+    const [stream] = await this.deps.sql.query<{ account_id: string; title: string; playback_policy: 'public' | 'signed'; encryption: EncryptionMode }>(
+      `SELECT account_id, title, playback_policy, encryption FROM live_streams WHERE id = $1`,
       [input.liveStreamId],
     );
     if (!stream) return undefined;
     const now = new Date();
     const [inserted] = await this.deps.sql.query<AssetRow>(
-      `INSERT INTO assets (id, account_id, live_stream_id, title, status, duration_seconds, created_at, playback_policy)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING *`,
+      `INSERT INTO assets (id, account_id, live_stream_id, title, status, duration_seconds, created_at, playback_policy, encryption)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING RETURNING *`,
       [
         input.id ?? crypto.randomUUID(), stream.account_id, input.liveStreamId,
         input.title ?? `${stream.title} (${now.toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
         input.status ?? 'preparing', input.durationSeconds ?? null, now, stream.playback_policy,
+        // A recording is the live session's segments as they were: encrypted under the stream's keys.
+        stream.encryption,
       ],
     );
     if (inserted) await this.deps.policies?.set(inserted.id, stream.playback_policy);

@@ -17,6 +17,8 @@ import type { KeyStore } from './key-store.js';
 export interface KeyServerDeps {
   config: Config;
   keys: KeyStore;
+  /** The media whose keys a token for `mediaId` may have (itself; a recording also its stream's). */
+  keyOwners: (mediaId: string) => Promise<string[]>;
   liveState: LiveState;
   metrics: Registry;
 }
@@ -45,7 +47,7 @@ const CORS = {
 };
 
 /** Licence and key routes. */
-export const keyServerRoutes: FastifyPluginAsyncTypebox<KeyServerDeps> = async (app, { config, keys, liveState, metrics }) => {
+export const keyServerRoutes: FastifyPluginAsyncTypebox<KeyServerDeps> = async (app, { config, keys, keyOwners, liveState, metrics }) => {
   const requests = (metrics.getSingleMetric('drm_license_requests_total') as Counter<'kind' | 'outcome'> | undefined) ?? new Counter({
     name: 'drm_license_requests_total',
     help: 'Key server requests by kind (clearkey, aes-128) and outcome (granted, refused, rate_limited, not_found)',
@@ -101,7 +103,8 @@ export const keyServerRoutes: FastifyPluginAsyncTypebox<KeyServerDeps> = async (
   /** Keys by ID, refused (403) when any belongs to other media than the token's, 404 when none exists. */
   async function keysFor(kind: string, mediaId: string, kids: string[]) {
     const found = await keys.byKids(kids);
-    if (found.some((k) => k.mediaId !== mediaId)) {
+    const owners = found.some((k) => k.mediaId !== mediaId) ? await keyOwners(mediaId) : [mediaId];
+    if (found.some((k) => !owners.includes(k.mediaId))) {
       requests.inc({ kind, outcome: 'refused' });
       throw new AppError(403, 'PLAYBACK_TOKEN_WRONG_MEDIA', 'the playback token was issued for other media than these keys');
     }

@@ -88,6 +88,24 @@ function keyServer(open: () => Promise<{ sql?: Sql; drop?: () => Promise<void> }
     expect(metrics).toMatch(/drm_license_requests_total\{kind="clearkey",outcome="rate_limited"\} 1/);
   });
 
+  it('lets a recording’s token have its stream’s keys, and no other stream’s', async () => {
+    const u = await t.signup();
+    const stream = await t.createStream(u.auth, { title: 'protected', encryption: 'cbcs', keyRotationSegments: 4 });
+    expect(stream).toMatchObject({ encryption: 'cbcs', keyRotationSegments: 4 });
+    const other = await t.createStream(u.auth, { title: 'other', encryption: 'cbcs' });
+    const live = await t.services.keys.contentKey({ mediaId: stream.id, period: 'session-1:0' });
+    const otherKey = await t.services.keys.contentKey({ mediaId: other.id, period: 'session-2:0' });
+    const recording = await t.services.assets.createRecording({ liveStreamId: stream.id, status: 'ready', durationSeconds: 10 });
+    expect(recording?.encryption).toBe('cbcs');
+    const token = signPlaybackToken(SIGNING, { sub: recording!.id, ttlSeconds: 60 });
+    const ask = (kid: string) => t.app.inject({ method: 'POST', url: `/v1/drm/clearkey?token=${token}`, payload: JSON.stringify({ kids: [b64url(kid)] }) });
+    expect((await ask(live.kid)).statusCode).toBe(200);
+    expect((await ask(otherKey.kid)).json()).toMatchObject({ code: 'PLAYBACK_TOKEN_WRONG_MEDIA' });
+    // The owner's playback token for the recording names the licence server.
+    const grant = await t.app.inject({ method: 'POST', url: '/v1/playback-tokens', headers: u.auth, payload: { assetId: recording!.id } });
+    expect(grant.json().drm.clearkey.licenseUrl).toMatch(/^http:\/\/media\.example\.test(:\d+)?\/v1\/drm\/clearkey\?token=/);
+  });
+
   it('serves AES-128 key bytes with a Bearer token and refuses without one or after expiry', async () => {
     const key = await t.services.keys.contentKey({ mediaId: 'media-c', period: 'vod' });
     const token = signPlaybackToken(SIGNING, { sub: 'media-c', ttlSeconds: 60 });
