@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- live|latency|player|ladder|edge [edge scenarios…]|scale [scale scenarios…]|vod [clips…]|recs [data sets…]|catalog [engines…]]`: with
+ * `npm run bench [-- live|latency|player|ladder|edge [edge scenarios…]|scale [scale scenarios…]|vod [clips…]|recs [data sets…]|catalog [engines…]|encryption [scenarios…]]`: with
  * no argument runs the live, edge and scale benchmarks; otherwise the one named. Reports go to stdout, progress to
  * stderr, raw results to bench/results/. Missed targets are results, not failures: the exit code only
  * says whether every run worked.
@@ -10,8 +10,9 @@ import { runScaleBenchCli } from './scale/main.js';
 import { runVodBenchCli } from './vod/main.js';
 import { runRecsBenchCli } from './recs/main.js';
 import { runCatalogBenchCli } from './catalog/main.js';
+import { runEncryptionBenchCli } from './encryption/main.js';
 
-const USAGE = 'usage: node dist/bench/run.js [live | latency | player | ladder | edge [hits|cold|blocked|viewers ...] | scale [catalog|render|blocking|packager ...] | vod [complex|simple] | recs [synthetic|movielens] | catalog [pglite|postgres]]';
+const USAGE = 'usage: node dist/bench/run.js [live | latency | player | ladder | edge [hits|cold|blocked|viewers ...] | scale [catalog|render|blocking|packager ...] | vod [complex|simple] | recs [synthetic|movielens] | catalog [pglite|postgres] | encryption [throughput|latency|license]]';
 
 /** Runs what `args` names; resolves to the process exit code. */
 export async function runBench(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -32,6 +33,10 @@ export async function runBench(args: string[], env: NodeJS.ProcessEnv = process.
   }
   if (what === 'vod') {
     await runVodBenchCli(env, rest);
+    return 0;
+  }
+  if (what === 'encryption') {
+    await runEncryptionBenchCli(env, rest);
     return 0;
   }
   if (what === 'catalog') {

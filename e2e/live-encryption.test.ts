@@ -56,8 +56,20 @@ function keyPeriods(text: string): { kid: string; uris: string[] }[] {
   return periods;
 }
 
-/** FFmpeg's frame count of init + segments decrypted with `key` (through a pipe, see packager/crypto tests). */
-function decodedFrames(bytes: Buffer, key: Buffer): Promise<number> {
+/** FFmpeg's frame count of init + segments decrypted with `key`, asked up to three times (see packager/crypto tests). */
+async function decodedFrames(bytes: Buffer, key: Buffer): Promise<number> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await decodeOnce(bytes, key);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
+function decodeOnce(bytes: Buffer, key: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-decryption_key', key.toString('hex'), '-i', 'pipe:0', '-f', 'framemd5', '-']);
     let out = '';

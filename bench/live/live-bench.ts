@@ -24,6 +24,9 @@ export interface LiveBenchOptions {
   followSeconds: number;
   playerSeconds: number;
   publish: { width: number; height: number; fps: number; gopSeconds: number };
+  /** Extra settings of the stream (e.g. `encryption`) and of the platform (e.g. KEY_ENCRYPTION_KEY). */
+  stream?: Record<string, unknown>;
+  platformEnv?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -86,11 +89,12 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchResult
     LIVE_X264_PRESET: o.x264Preset,
     LIVE_PART_TARGET: String(o.partTarget),
     LIVE_SEGMENT_SECONDS: String(o.segmentSeconds),
+    ...o.platformEnv,
   });
   let publisher: Publisher | undefined;
   try {
     const token = await signUp(platform.api);
-    const created = await api(platform.api, 'POST', '/v1/live-streams', { title: 'bench' }, token);
+    const created = await api(platform.api, 'POST', '/v1/live-streams', { title: 'bench', ...o.stream }, token);
     if (created.status !== 201) throw new Error(`creating the live stream failed: ${created.status}`);
     const stream = created.body as { id: string; streamKey: string; rtmpUrl: string; playback: { hls: string } };
     const seconds = 15 + (o.measure.partListing ? o.warmupSeconds + o.followSeconds : 0) + (o.measure.player ? 2 * (o.playerSeconds + 12) : 0);

@@ -161,15 +161,28 @@ export interface SampleEncryption {
 /** senc (ISO/IEC 23001-7 §7.2): flag 0x2 when subsample maps are present. */
 export function senc(samples: SampleEncryption[]): Buffer {
   const useSubsamples = samples.some((s) => s.subsamples && s.subsamples.length > 0);
-  const body: Buffer[] = [u32(samples.length)];
+  // Written field by field into one buffer: a part holds tens of samples, each with a few subsamples.
+  const size = 16 + sencEntrySizes(samples).reduce((a, b) => a + b, 0);
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32BE(size, 0);
+  out.write('senc', 4, 'latin1');
+  out.writeUInt32BE(useSubsamples ? 0x2 : 0, 8);
+  out.writeUInt32BE(samples.length, 12);
+  let p = 16;
   for (const s of samples) {
-    body.push(Buffer.from(s.iv));
-    if (useSubsamples) {
-      const subs = s.subsamples ?? [];
-      body.push(u16(subs.length), ...subs.flatMap((x) => [u16(x.clearBytes), u32(x.protectedBytes)]));
+    out.set(s.iv, p);
+    p += s.iv.length;
+    if (!useSubsamples) continue;
+    const subs = s.subsamples ?? [];
+    out.writeUInt16BE(subs.length, p);
+    p += 2;
+    for (const x of subs) {
+      out.writeUInt16BE(x.clearBytes, p);
+      out.writeUInt32BE(x.protectedBytes, p + 2);
+      p += 6;
     }
   }
-  return fullBox('senc', 0, useSubsamples ? 0x2 : 0, ...body);
+  return out;
 }
 
 /** Size in bytes of each sample's auxiliary information in senc (IV + optional subsample map). */

@@ -190,37 +190,48 @@ export class CencFragmentEncryptor {
 
   /**
    * Encrypts every moof + mdat pair in `bytes` (a part or segment: one or more CMAF chunks, with any
-   * styp/prft/emsg boxes copied as they are) into a new buffer of the encrypted chunks.
+   * styp/prft/emsg boxes copied as they are) into a new buffer of the encrypted chunks. The new moofs
+   * are planned from the clear bytes (subsample maps read only headers, which stay clear), then every
+   * box is copied once into the output, where the samples are encrypted in place.
    */
   encrypt(bytes: Buffer): Buffer {
-    const out: Buffer[] = [];
+    const pieces: { bytes: Buffer; plan?: ChunkPlan }[] = [];
     let moof: Box | undefined;
     for (const b of iterateBoxes(bytes)) {
       if (b.type === 'moof') moof = b;
       else if (b.type === 'mdat' && moof) {
-        out.push(...this.encryptChunk(moof, b));
+        const plan = this.planChunk(moof, b);
+        pieces.push({ bytes: plan.moof }, { bytes: whole(b), plan });
         moof = undefined;
       } else {
-        if (moof) out.push(whole(moof));
+        if (moof) pieces.push({ bytes: whole(moof) });
         moof = undefined;
-        out.push(whole(b));
+        pieces.push({ bytes: whole(b) });
       }
     }
     if (moof) throw new CmafError('UNEXPECTED_BOX', 'moof without its mdat');
-    return Buffer.concat(out);
+    const out = Buffer.allocUnsafe(pieces.reduce((n, p) => n + p.bytes.length, 0));
+    let at = 0;
+    for (const p of pieces) {
+      p.bytes.copy(out, at);
+      if (p.plan) for (const s of p.plan.samples) this.encryptSample(out.subarray(at + s.offset, at + s.offset + s.size), s.enc);
+      at += p.bytes.length;
+    }
+    return out;
   }
 
-  private encryptChunk(moof: Box, mdat: Box): [Buffer, Buffer] {
+  /** The encrypted chunk's moof, and where each sample lies in its mdat with how it is encrypted. */
+  private planChunk(moof: Box, mdat: Box): ChunkPlan {
     const info = parseMoof(moof, this.defaults);
-    const mdatCopy = Buffer.from(whole(mdat));
-    const shift = mdat.start;
+    const samples: ChunkPlan['samples'] = [];
     const aux = new Map<number, SampleEncryption[] | undefined>();
     for (const run of info.trafs) {
       if (run.trackId !== this.track.trackId) throw new CmafError('BOX_INVALID', `fragment of track ${run.trackId}, encryptor of track ${this.track.trackId}`);
       const entries: SampleEncryption[] = [];
       for (const s of run.samples) {
-        const data = mdatCopy.subarray(s.offset - shift, s.offset - shift + s.size);
-        entries.push(this.encryptSample(data));
+        const enc = this.sampleParams(mdat.buf.subarray(s.offset, s.offset + s.size));
+        entries.push(enc);
+        samples.push({ offset: s.offset - mdat.start, size: s.size, enc });
       }
       // cbcs audio (constant IV, no subsamples) needs no auxiliary information at all.
       const needed = entries.some((e) => e.iv.length > 0 || (e.subsamples?.length ?? 0) > 0);
@@ -238,8 +249,8 @@ export class CencFragmentEncryptor {
       const trackId = tfhd ? tfhd.buf.readUInt32BE(tfhd.payloadStart + 4) : 0;
       const entries = aux.get(trackId);
       const extra = entries ? [senc(entries), saiz(sencEntrySizes(entries)), saio([0])] : [];
-      const samples = info.trafs.find((t) => t.trackId === trackId)?.samples.length ?? 0;
-      const groups = this.rotated ? seigBoxes(this.config, this.track.kind, samples) : [];
+      const count = info.trafs.find((t) => t.trackId === trackId)?.samples.length ?? 0;
+      const groups = this.rotated ? seigBoxes(this.config, this.track.kind, count) : [];
       trafs.push(rebuild(child, 0, [...childBoxes(child).map(whole), ...groups, ...extra]));
     }
     const newMoof = box('moof', ...trafs);
@@ -255,24 +266,38 @@ export class CencFragmentEncryptor {
         else if (c.type === 'saio' && sencStart !== undefined) newMoof.writeUInt32BE(sencStart + 16, c.payloadStart + 8);
       }
     }
-    return [newMoof, mdatCopy];
+    return { moof: newMoof, samples };
   }
 
-  private encryptSample(data: Buffer): SampleEncryption {
-    const { scheme, key, constantIv } = this.config;
+  /** A sample's IV and subsample map, from its clear bytes. */
+  private sampleParams(data: Buffer): SampleEncryption {
+    const { scheme } = this.config;
     const t = this.track;
     const subsamples = t.kind === 'video' && t.nalLengthSize && t.params ? h264Subsamples(data, t.nalLengthSize, t.params, scheme) : undefined;
+    let iv = EMPTY;
     if (scheme === 'cenc') {
-      const iv = Buffer.alloc(CENC_IV_SIZE);
+      iv = Buffer.allocUnsafe(CENC_IV_SIZE);
       iv.writeBigUInt64BE(this.ivCounter);
       this.ivCounter = (this.ivCounter + 1n) & 0xffffffffffffffffn;
-      encryptCenc(data, key.key, iv, subsamples);
-      return { iv, ...(subsamples ? { subsamples } : {}) };
     }
-    encryptCbcs(data, key.key, constantIv, t.kind === 'video' ? VIDEO_PATTERN : AUDIO_PATTERN, subsamples);
-    return { iv: Buffer.alloc(0), ...(subsamples ? { subsamples } : {}) };
+    return subsamples ? { iv, subsamples } : { iv };
+  }
+
+  /** Encrypts one sample in place as planned. */
+  private encryptSample(data: Buffer, enc: SampleEncryption): void {
+    const { scheme, key, constantIv } = this.config;
+    if (scheme === 'cenc') encryptCenc(data, key.key, enc.iv as Buffer, enc.subsamples);
+    else encryptCbcs(data, key.key, constantIv, this.track.kind === 'video' ? VIDEO_PATTERN : AUDIO_PATTERN, enc.subsamples);
   }
 }
+
+/** How one chunk is encrypted: its new moof and its samples (offsets from the mdat's start). */
+interface ChunkPlan {
+  moof: Buffer;
+  samples: { offset: number; size: number; enc: SampleEncryption }[];
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** Encrypts one track's init segment and then its fragments under one content key. */
 export class CencTrackEncryptor {

@@ -42,35 +42,45 @@ const HIGH_PROFILES = new Set([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 13
 const MAX_HEADER_SCAN = 1024;
 
 /**
- * Exp-Golomb bit reader over a NAL unit's RBSP (emulation prevention bytes removed), remembering
- * where each RBSP byte came from in the NAL so a bit position maps back to a NAL byte offset.
+ * Exp-Golomb bit reader over a NAL unit's RBSP, removing emulation prevention bytes (0x000003) as it
+ * goes, so a header parse touches only the bytes the header occupies; it knows the NAL offset just past
+ * the last bit read.
  */
 class RbspReader {
-  private readonly rbsp: number[] = [];
-  private readonly source: number[] = [];
-  private bit = 0;
+  /** Next NAL byte to load. */
+  private pos: number;
+  private zeros = 0;
+  private byte = 0;
+  /** Bits of `byte` not read yet. */
+  private left = 0;
 
-  constructor(nal: Buffer, start: number, end: number) {
-    let zeros = 0;
-    for (let i = start; i < end; i++) {
-      const b = nal[i];
-      if (zeros >= 2 && b === 3) {
-        zeros = 0;
-        continue;
-      }
-      zeros = b === 0 ? zeros + 1 : 0;
-      this.rbsp.push(b);
-      this.source.push(i);
+  constructor(
+    private readonly nal: Buffer,
+    start: number,
+    private readonly end: number,
+  ) {
+    this.pos = start;
+  }
+
+  private load(): void {
+    if (this.pos >= this.end) throw new RangeError('slice header runs past the scanned bytes');
+    let b = this.nal[this.pos++];
+    if (this.zeros >= 2 && b === 3) {
+      this.zeros = 0;
+      if (this.pos >= this.end) throw new RangeError('slice header runs past the scanned bytes');
+      b = this.nal[this.pos++];
     }
+    this.zeros = b === 0 ? this.zeros + 1 : 0;
+    this.byte = b;
+    this.left = 8;
   }
 
   u(n: number): number {
     let v = 0;
     for (let i = 0; i < n; i++) {
-      const byte = this.rbsp[this.bit >> 3];
-      if (byte === undefined) throw new RangeError('slice header runs past the scanned bytes');
-      v = v * 2 + ((byte >> (7 - (this.bit & 7))) & 1);
-      this.bit++;
+      if (this.left === 0) this.load();
+      this.left--;
+      v = v * 2 + ((this.byte >> this.left) & 1);
     }
     return v;
   }
@@ -92,10 +102,9 @@ class RbspReader {
     return k % 2 === 1 ? (k + 1) / 2 : -(k / 2);
   }
 
-  /** NAL byte offset just past the last bit read (rounded up to a whole byte). */
-  nalOffsetAfter(nalEnd: number): number {
-    const bytes = Math.ceil(this.bit / 8);
-    return bytes < this.source.length ? this.source[bytes] : nalEnd;
+  /** NAL byte offset just past the last bit read (a partly read byte counts as read). */
+  nalOffsetAfter(): number {
+    return this.pos;
   }
 }
 
@@ -299,7 +308,7 @@ export class H264ParameterSets {
         r.se();
         r.se();
       }
-      return r.nalOffsetAfter(nal.length);
+      return r.nalOffsetAfter();
     } catch {
       return undefined;
     }

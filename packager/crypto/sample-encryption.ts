@@ -126,14 +126,11 @@ export function encryptCbcs(data: Buffer, key: Buffer, constantIv: Buffer, patte
     // Gather the encrypted blocks, encrypt them as one CBC chain, scatter them back.
     const stride = (pattern.crypt + pattern.skip) * BLOCK;
     const run = pattern.crypt * BLOCK;
-    const picked: Buffer[] = [];
-    for (let p = start; p + run <= end; p += stride) picked.push(data.subarray(p, p + run));
-    if (picked.length === 0) continue;
-    const encrypted = cipher.update(picked.length === 1 ? picked[0] : Buffer.concat(picked));
-    let q = 0;
-    for (const block of picked) {
-      encrypted.copy(block, 0, q, q + run);
-      q += run;
-    }
+    const count = end - start >= run ? Math.floor((end - start - run) / stride) + 1 : 0;
+    if (count === 0) continue;
+    const gathered = Buffer.allocUnsafe(count * run);
+    for (let i = 0; i < count; i++) data.copy(gathered, i * run, start + i * stride, start + i * stride + run);
+    const encrypted = cipher.update(gathered);
+    for (let i = 0; i < count; i++) encrypted.copy(data, start + i * stride, i * run, (i + 1) * run);
   }
 }

@@ -68,6 +68,20 @@ function framemd5(bytes: Buffer, key?: Buffer): Promise<string[]> {
   });
 }
 
+/**
+ * The decrypted frames, asked of FFmpeg up to three times until they match `expected`: FFmpeg 5.1 now
+ * and then decrypts a sample with the senc of a later moof it has already read (seen about once in a
+ * few dozen runs under load), while a wrong encryption can never produce an exact match.
+ */
+async function decryptedMatching(file: Buffer, key: Buffer, expected: string[]): Promise<string[]> {
+  let got: string[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    got = await framemd5(file, key);
+    if (got.length === expected.length && got.every((l, i) => l === expected[i])) break;
+  }
+  return got;
+}
+
 describe.each(['cbcs', 'cenc'] as const)('VOD packaging with %s', (scheme) => {
   let clear: FsBlobStore;
   let encrypted: FsBlobStore;
@@ -85,7 +99,7 @@ describe.each(['cbcs', 'cenc'] as const)('VOD packaging with %s', (scheme) => {
       const encFile = await renditionFile(encrypted, `enc-${scheme}`, rendition);
       const expected = await framemd5(clearFile);
       expect(expected.length).toBeGreaterThan(rendition === 'audio' ? 150 : 100);
-      expect(await framemd5(encFile, encryption.key.key)).toEqual(expected);
+      expect(await decryptedMatching(encFile, encryption.key.key, expected)).toEqual(expected);
       // Without the key the samples do not decode to the same frames.
       expect(await framemd5(encFile).catch(() => [])).not.toEqual(expected);
       // The same mdat payloads are nowhere in the encrypted segments.
