@@ -11,3 +11,6 @@ export { ffmpegLadderArgs, LadderProcess, LadderSupervisor, probeSource, ProbeEr
 export { Fmp4StreamParser, type Fmp4Fragment, type Fmp4Init, type TrackInfo } from './cmaf/fmp4-stream-parser.js';
 export { CmafSegmenter, type CmafPart, type CmafSegment } from './cmaf/segmenter.js';
 export * from './vod/index.js';
+export { CencTrackEncryptor, type CencTrackConfig } from './crypto/cenc-boxes.js';
+export { joinChunks } from './cmaf/join-chunks.js';
+export type { TrackDefaults } from './cmaf/boxes.js';
