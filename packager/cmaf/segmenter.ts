@@ -26,10 +26,11 @@ export interface CmafSegmenterConfig {
   /** Makes one part's bytes from its chunks (default: concatenated, one chunk per fragment). */
   joinChunks?: (chunks: Buffer[]) => Buffer;
   /**
-   * Last step of a part before it is emitted (sample encryption): the part's and its segment's bytes
-   * are what this returns. Default: the bytes as they are.
+   * Last step of a part before it is emitted (sample encryption): given the part's chunks (joined first
+   * when `joinChunks` is set), it returns the part's bytes, which its segment is made of too; it makes
+   * the one copy a part needs. Default: the chunks concatenated.
    */
-  sealPart?: (bytes: Buffer, at: { msn: number; partIndex: number; segmentStart: number }) => Buffer;
+  sealPart?: (chunks: Buffer[], at: { msn: number; partIndex: number; segmentStart: number }) => Buffer;
   /**
    * Video keyframes fall on the segment grid (the encoder forces them; default true). False for a
    * copied source, whose keyframes come where its GOPs end: parts are then never closed early in the
@@ -264,11 +265,13 @@ export class CmafSegmenter extends EventEmitter<CmafSegmenterEvents> {
     const seg = this.seg;
     if (!part || !seg) return;
     this.part = undefined;
-    const joined = part.fragments.length === 1 ? part.fragments[0] : (this.config.joinChunks?.(part.fragments) ?? Buffer.concat(part.fragments));
+    const seal = this.config.sealPart;
+    const chunks = part.fragments.length > 1 && this.config.joinChunks ? [this.config.joinChunks(part.fragments)] : part.fragments;
+    const bytes = seal ? seal(chunks, { msn: seg.msn, partIndex: seg.parts.length, segmentStart: seg.start }) : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
     const out: CmafPart = {
       msn: seg.msn,
       partIndex: seg.parts.length,
-      bytes: this.config.sealPart ? this.config.sealPart(joined, { msn: seg.msn, partIndex: seg.parts.length, segmentStart: seg.start }) : joined,
+      bytes,
       duration: part.durationTicks / this.config.timescale,
       durationTicks: part.durationTicks,
       decodeTime: part.decodeTime,

@@ -194,22 +194,24 @@ export class CencFragmentEncryptor {
    * are planned from the clear bytes (subsample maps read only headers, which stay clear), then every
    * box is copied once into the output, where the samples are encrypted in place.
    */
-  encrypt(bytes: Buffer): Buffer {
+  encrypt(bytes: Buffer | readonly Buffer[]): Buffer {
     const pieces: { bytes: Buffer; plan?: ChunkPlan }[] = [];
-    let moof: Box | undefined;
-    for (const b of iterateBoxes(bytes)) {
-      if (b.type === 'moof') moof = b;
-      else if (b.type === 'mdat' && moof) {
-        const plan = this.planChunk(moof, b);
-        pieces.push({ bytes: plan.moof }, { bytes: whole(b), plan });
-        moof = undefined;
-      } else {
-        if (moof) pieces.push({ bytes: whole(moof) });
-        moof = undefined;
-        pieces.push({ bytes: whole(b) });
+    for (const chunk of Buffer.isBuffer(bytes) ? [bytes] : bytes) {
+      let moof: Box | undefined;
+      for (const b of iterateBoxes(chunk)) {
+        if (b.type === 'moof') moof = b;
+        else if (b.type === 'mdat' && moof) {
+          const plan = this.planChunk(moof, b);
+          pieces.push({ bytes: plan.moof }, { bytes: whole(b), plan });
+          moof = undefined;
+        } else {
+          if (moof) pieces.push({ bytes: whole(moof) });
+          moof = undefined;
+          pieces.push({ bytes: whole(b) });
+        }
       }
+      if (moof) throw new CmafError('UNEXPECTED_BOX', 'moof without its mdat');
     }
-    if (moof) throw new CmafError('UNEXPECTED_BOX', 'moof without its mdat');
     const out = Buffer.allocUnsafe(pieces.reduce((n, p) => n + p.bytes.length, 0));
     let at = 0;
     for (const p of pieces) {
@@ -321,8 +323,8 @@ export class CencTrackEncryptor {
     return encrypted;
   }
 
-  /** A part or segment of the track, encrypted (init must have been given first), under `key` when given (live rotation). */
-  fragment(bytes: Buffer, key?: CencTrackConfig): Buffer {
+  /** A part or segment of the track (its bytes, or its chunks in order), encrypted under `key` when given (live rotation). */
+  fragment(bytes: Buffer | readonly Buffer[], key?: CencTrackConfig): Buffer {
     if (!this.fragments) throw new Error('CencTrackEncryptor: init segment first');
     this.fragments.rotate(key ?? this.config);
     return this.fragments.encrypt(bytes);

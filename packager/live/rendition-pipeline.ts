@@ -278,7 +278,7 @@ export class RenditionPipeline {
       keyframesOnGrid: !this.config.output.sourceGops,
       // Rounded, every segment stays within the session's fixed EXT-X-TARGETDURATION.
       maxSegmentSeconds: this.targetDuration() + 0.49,
-      ...(this.encryptor ? { sealPart: (part: Buffer, at: { segmentStart: number }) => this.sealPart(part, this.segmentIndex(at.segmentStart)) } : {}),
+      ...(this.encryptor ? { sealPart: (chunks: Buffer[], at: { segmentStart: number }) => this.sealPart(chunks, this.segmentIndex(at.segmentStart)) } : {}),
     });
     this.segmenter.on('part', (p) => this.onPart(p));
     this.segmenter.on('segment', (s) => this.onSegment(s));
@@ -303,7 +303,7 @@ export class RenditionPipeline {
   }
 
   /** A part encrypted under its segment's key (rotation changes it at segment boundaries only). */
-  private sealPart(bytes: Buffer, index: number): Buffer {
+  private sealPart(chunks: Buffer[], index: number): Buffer {
     const e = this.config.encryption!;
     let kid = this.sealedKid.get(index);
     const grant = kid ? this.sealedKeys.get(kid)! : e.keys.keyFor(index);
@@ -316,7 +316,7 @@ export class RenditionPipeline {
     }
     // cbcs: one constant IV for the session (the first key's), in tenc and in every seig: an IV is not
     // secret, and readers that ignore sample groups (FFmpeg) then decrypt any period given its key.
-    return this.encryptor!.fragment(bytes, { ...trackKey(e.scheme, grant), constantIv: e.keys.first.iv });
+    return this.encryptor!.fragment(chunks, { ...trackKey(e.scheme, grant), constantIv: e.keys.first.iv });
   }
 
   private onFragment(f: Fmp4Fragment): void {

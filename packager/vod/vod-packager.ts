@@ -176,7 +176,7 @@ class VodTrack {
       segmentTargetSeconds: this.segmentSeconds,
       ...(track.kind === 'audio' ? { joinChunks: (chunks: Buffer[]) => joinChunks(chunks, defaults) } : {}),
       maxSegmentSeconds: Math.round(this.segmentSeconds) + 0.49,
-      ...(encryptor ? { sealPart: (part: Buffer) => encryptor.fragment(part) } : {}),
+      ...(encryptor ? { sealPart: (chunks: Buffer[]) => encryptor.fragment(chunks) } : {}),
     });
     this.segmenter.on('segment', (s) => this.onSegment(s));
   }
