@@ -4,11 +4,12 @@
  * one key per session, and FFmpeg decrypts each key period's segments with the key the licence
  * server gives for the key ID the playlist names.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import m3u8 from 'm3u8-parser';
 import type { Browser } from 'playwright-core';
+import { decodedFrameCount } from '../platform/test-support/ffmpeg-decrypt.js';
 import { launchChromium, playEncrypted } from './player.js';
 import { api, getText, publishTestPattern, signUp, startTestPlatform, stop, waitUntil, type TestPlatform } from './support.js';
 
@@ -56,32 +57,6 @@ function keyPeriods(text: string): { kid: string; uris: string[] }[] {
   return periods;
 }
 
-/** FFmpeg's frame count of init + segments decrypted with `key`, asked up to three times (see packager/crypto tests). */
-async function decodedFrames(bytes: Buffer, key: Buffer): Promise<number> {
-  let last: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await decodeOnce(bytes, key);
-    } catch (err) {
-      last = err;
-    }
-  }
-  throw last;
-}
-
-function decodeOnce(bytes: Buffer, key: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-decryption_key', key.toString('hex'), '-i', 'pipe:0', '-f', 'framemd5', '-']);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdin.on('error', () => {});
-    child.stdin.end(bytes);
-    child.on('close', (code) => (code === 0 && !/error|invalid/i.test(err) ? resolve(out.split('\n').filter((l) => l && !l.startsWith('#')).length) : reject(new Error(err.slice(0, 300) || `exit ${code}`))));
-  });
-}
-
 describe('encrypted live', () => {
   it('rotates keys every two segments and hls.js keeps playing across three key changes', async () => {
     const { grant } = await liveEncrypted({ keyRotationSegments: 2 });
@@ -109,8 +84,8 @@ describe('encrypted live', () => {
       expect(res.status).toBe(200);
       const key = Buffer.from(((await res.json()) as { keys: { k: string }[] }).keys[0].k, 'base64url');
       const segments = await Promise.all(p.uris.map(async (u) => Buffer.from(await (await fetch(base + u)).arrayBuffer())));
-      expect(await decodedFrames(Buffer.concat([init, ...segments]), key)).toBeGreaterThanOrEqual(25 * p.uris.length);
-      await expect(decodedFrames(Buffer.concat([init, ...segments]), crypto.randomBytes(16))).rejects.toThrow();
+      expect(await decodedFrameCount(Buffer.concat([init, ...segments]), key)).toBeGreaterThanOrEqual(25 * p.uris.length);
+      await expect(decodedFrameCount(Buffer.concat([init, ...segments]), crypto.randomBytes(16))).rejects.toThrow();
     }
 
     // Rotating keys travel in the playlist only: hls.js names each KEYID in its licence request.
@@ -140,7 +115,7 @@ describe('encrypted live', () => {
     const base = mediaUrl.replace('index.m3u8', '');
     const init = Buffer.from(await (await fetch(`${base}${/#EXT-X-MAP:URI="([^"]+)"/.exec(text)![1]}`)).arrayBuffer());
     const segments = await Promise.all(period.uris.slice(0, 3).map(async (u) => Buffer.from(await (await fetch(base + u)).arrayBuffer())));
-    expect(await decodedFrames(Buffer.concat([init, ...segments]), key)).toBeGreaterThanOrEqual(25 * segments.length);
+    expect(await decodedFrameCount(Buffer.concat([init, ...segments]), key)).toBeGreaterThanOrEqual(25 * segments.length);
     const report = await playEncrypted('dash', grant.playback.dash, grant.drm.clearkey.licenseUrl, 4, browser);
     expect(report.fatalErrors).toEqual([]);
     expect(report.played).toBeGreaterThan(2.5);

@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -12,6 +12,7 @@ import { readFragmentSamples } from '../cmaf/moof.js';
 import { CencTrackEncryptor, type CencTrackConfig } from './cenc-boxes.js';
 import { H264ParameterSets } from './h264-slice-header.js';
 import type { CencScheme } from './sample-encryption.js';
+import { decryptedMatching, framemd5 as pipeFramemd5 } from '../../platform/test-support/ffmpeg-decrypt.js';
 
 const run = promisify(execFile);
 const FLAGS = ['-movflags', 'empty_moov+default_base_moof+frag_every_frame', '-f', 'mp4'];
@@ -50,32 +51,9 @@ async function split(file: string): Promise<{ init: Buffer; defaults: TrackDefau
   return { init: init!, defaults: defaults!, fragments };
 }
 
-/**
- * Frame checksums of a file as FFmpeg decodes it. The file goes through a pipe: FFmpeg 5.1 reads every
- * moof of a seekable fragmented file ahead and then decrypts each sample with the last one's senc.
- */
+/** Frame checksums of a file as FFmpeg decodes it (see platform/test-support/ffmpeg-decrypt.ts). */
 async function framemd5(file: string, key?: Buffer): Promise<string[]> {
-  const args = ['-hide_banner', '-loglevel', 'error', ...(key ? ['-decryption_key', key.toString('hex')] : []), '-i', 'pipe:0', '-f', 'framemd5', '-'];
-  const child = spawn('ffmpeg', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.on('error', () => {});
-  child.stdin.end(await fs.readFile(file));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`ffmpeg exited ${code}: ${stderr.slice(0, 500)}`);
-  return stdout.split('\n').filter((l) => l && !l.startsWith('#'));
-}
-
-/** FFmpeg's decryption, asked up to three times to match `expected` (FFmpeg 5.1 now and then pairs a sample with a later moof's senc). */
-async function decryptedMatching(file: string, key: Buffer, expected: string[]): Promise<string[]> {
-  let got: string[] = [];
-  for (let attempt = 0; attempt < 3; attempt++) {
-    got = await framemd5(file, key);
-    if (got.length === expected.length && got.every((l, i) => l === expected[i])) break;
-  }
-  return got;
+  return pipeFramemd5(await fs.readFile(file), key);
 }
 
 function configFor(scheme: CencScheme): CencTrackConfig {
@@ -171,7 +149,7 @@ describe.each(['cenc', 'cbcs'] as const)('%s sample encryption', (scheme) => {
     expect(changed).toBe(clearSamples.length);
     const clear = await framemd5(video);
     expect(clear.length).toBe(60);
-    expect(await decryptedMatching(out, config.key.key, clear)).toEqual(clear);
+    expect(await decryptedMatching(await fs.readFile(out), config.key.key, clear)).toEqual(clear);
     const wrong = await framemd5(out, crypto.randomBytes(16)).catch(() => []);
     expect(wrong).not.toEqual(clear);
   });
@@ -182,7 +160,7 @@ describe.each(['cenc', 'cbcs'] as const)('%s sample encryption', (scheme) => {
     expect(encSamples.filter((e, i) => !e.equals(clearSamples[i])).length).toBeGreaterThan(clearSamples.length * 0.9);
     const clear = await framemd5(audio);
     expect(clear.length).toBeGreaterThan(90);
-    expect(await decryptedMatching(out, config.key.key, clear)).toEqual(clear);
+    expect(await decryptedMatching(await fs.readFile(out), config.key.key, clear)).toEqual(clear);
   });
 
   it('writes tenc, pssh and senc that ffprobe and our init parser read', async () => {

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { FsBlobStore, createLogger } from '../../platform/index.js';
 import { encryptionInfoFor, randomContentKey } from '../crypto/key-provider.js';
 import { iterateBoxes } from '../cmaf/box-reader.js';
 import { segmentName } from '../manifest/paths.js';
+import { decryptedMatching, framemd5 } from '../../platform/test-support/ffmpeg-decrypt.js';
 import { inspectSource, type VodSource } from './inspect.js';
 import { packageVod, vodRoot, type VodEncryption } from './vod-packager.js';
 
@@ -51,35 +52,6 @@ async function renditionFile(blobs: FsBlobStore, asset: string, rendition: strin
   const parts = [await read(blobs, `${vodRoot(asset)}/${rendition}/init.mp4`)];
   for (let i = 0; i < count; i++) parts.push(await read(blobs, `${vodRoot(asset)}/${rendition}/${segmentName(i)}`));
   return Buffer.concat(parts);
-}
-
-/** Decoded-frame checksums (FFmpeg reads from a pipe: 5.1 mis-decrypts a seekable multi-moof file). */
-function framemd5(bytes: Buffer, key?: Buffer): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const args = ['-hide_banner', '-loglevel', 'error', ...(key ? ['-decryption_key', key.toString('hex')] : []), '-i', 'pipe:0', '-f', 'framemd5', '-'];
-    const child = spawn('ffmpeg', args);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdin.on('error', () => {});
-    child.stdin.end(bytes);
-    child.on('close', (code) => (code === 0 ? resolve(out.split('\n').filter((l) => l && !l.startsWith('#'))) : reject(new Error(err.slice(0, 400)))));
-  });
-}
-
-/**
- * The decrypted frames, asked of FFmpeg up to three times until they match `expected`: FFmpeg 5.1 now
- * and then decrypts a sample with the senc of a later moof it has already read (seen about once in a
- * few dozen runs under load), while a wrong encryption can never produce an exact match.
- */
-async function decryptedMatching(file: Buffer, key: Buffer, expected: string[]): Promise<string[]> {
-  let got: string[] = [];
-  for (let attempt = 0; attempt < 3; attempt++) {
-    got = await framemd5(file, key);
-    if (got.length === expected.length && got.every((l, i) => l === expected[i])) break;
-  }
-  return got;
 }
 
 describe.each(['cbcs', 'cenc'] as const)('VOD packaging with %s', (scheme) => {
