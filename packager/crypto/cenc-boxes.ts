@@ -11,7 +11,7 @@ import type { TrackDefaults } from '../cmaf/boxes.js';
 import { CmafError } from '../cmaf/errors.js';
 import { parseMoof } from '../cmaf/moof.js';
 import { H264ParameterSets } from './h264-slice-header.js';
-import { AUDIO_PATTERN, encryptCbcs, encryptCenc, h264Subsamples, VIDEO_PATTERN, type CencScheme } from './sample-encryption.js';
+import { AUDIO_PATTERN, CbcsChain, encryptCbcs, encryptCenc, h264Subsamples, VIDEO_PATTERN, type CencScheme } from './sample-encryption.js';
 
 /** A content key: 16-byte key ID and key. */
 export interface ContentKey {
@@ -167,6 +167,8 @@ export class CencFragmentEncryptor {
   private readonly defaults: Map<number, TrackDefaults>;
   /** The key fragments are encrypted with now (the init's default until `rotate`). */
   private config: CencTrackConfig;
+  /** cbcs: the cipher of the current key. */
+  private chain?: { key: Buffer; iv: Buffer; chain: CbcsChain };
 
   constructor(
     private readonly initConfig: CencTrackConfig,
@@ -288,8 +290,10 @@ export class CencFragmentEncryptor {
   /** Encrypts one sample in place as planned. */
   private encryptSample(data: Buffer, enc: SampleEncryption): void {
     const { scheme, key, constantIv } = this.config;
-    if (scheme === 'cenc') encryptCenc(data, key.key, enc.iv as Buffer, enc.subsamples);
-    else encryptCbcs(data, key.key, constantIv, this.track.kind === 'video' ? VIDEO_PATTERN : AUDIO_PATTERN, enc.subsamples);
+    if (scheme === 'cenc') return encryptCenc(data, key.key, enc.iv as Buffer, enc.subsamples);
+    // One cipher per key (the chain resets to the IV in place at every range), not one per sample.
+    if (!this.chain || !this.chain.key.equals(key.key) || !this.chain.iv.equals(constantIv)) this.chain = { key: key.key, iv: constantIv, chain: new CbcsChain(key.key, constantIv) };
+    encryptCbcs(data, key.key, constantIv, this.track.kind === 'video' ? VIDEO_PATTERN : AUDIO_PATTERN, enc.subsamples, this.chain.chain);
   }
 }
 

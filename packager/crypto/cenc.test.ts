@@ -11,7 +11,7 @@ import { Fmp4StreamParser, type TrackDefaults } from '../cmaf/fmp4-stream-parser
 import { readFragmentSamples } from '../cmaf/moof.js';
 import { CencTrackEncryptor, type CencTrackConfig } from './cenc-boxes.js';
 import { H264ParameterSets } from './h264-slice-header.js';
-import type { CencScheme } from './sample-encryption.js';
+import { AUDIO_PATTERN, CbcsChain, encryptCbcs, VIDEO_PATTERN, type CencScheme } from './sample-encryption.js';
 import { decryptedMatching, framemd5 as pipeFramemd5 } from '../../platform/test-support/ffmpeg-decrypt.js';
 
 const run = promisify(execFile);
@@ -83,6 +83,24 @@ async function encryptFile(file: string, config: CencTrackConfig, perPart: numbe
     });
   return { out, clearSamples: samplesOf(fragments), encSamples: samplesOf(pieces.slice(1)) };
 }
+
+describe('cbcs with one cipher per key', () => {
+  it('encrypts every range exactly as a fresh cipher from the IV would', () => {
+    const key = crypto.randomBytes(16);
+    const iv = crypto.randomBytes(16);
+    const chain = new CbcsChain(key, iv);
+    for (let i = 0; i < 20; i++) {
+      const sample = crypto.randomBytes(50 + i * 97);
+      const subsamples = [{ clearBytes: 5, protectedBytes: sample.length - 5 - (i % 3) }, { clearBytes: i % 3, protectedBytes: 0 }];
+      const a = Buffer.from(sample);
+      const b = Buffer.from(sample);
+      encryptCbcs(a, key, iv, i % 2 ? VIDEO_PATTERN : AUDIO_PATTERN, i % 4 ? subsamples : undefined, chain);
+      encryptCbcs(b, key, iv, i % 2 ? VIDEO_PATTERN : AUDIO_PATTERN, i % 4 ? subsamples : undefined);
+      expect(a.equals(b)).toBe(true);
+      expect(a.equals(sample)).toBe(false);
+    }
+  });
+});
 
 describe('H.264 slice headers', () => {
   it('ends every slice header where FFmpeg’s own bitstream trace says it does', async () => {

@@ -101,11 +101,49 @@ export function encryptCenc(data: Buffer, key: Buffer, iv8: Buffer, subsamples?:
 }
 
 /**
+ * One AES-CBC cipher for many cbcs ranges under one key and constant IV. cbcs restarts the chain from
+ * the IV at every protected range; instead of a new cipher per range (a sample, mostly: one per AAC
+ * frame), the chain is reset in place: after a range ending in ciphertext block C, the block D(IV) ⊕ C
+ * encrypts to E(D(IV)) = IV, so the next block chains from the IV again. That block's output is dropped.
+ */
+export class CbcsChain {
+  private readonly cipher: crypto.Cipher;
+  private readonly resetBase: Buffer;
+  /** The chain's last ciphertext block (the IV when nothing was encrypted since the last reset). */
+  private last: Buffer;
+  private fresh = true;
+
+  constructor(
+    key: Buffer,
+    private readonly iv: Buffer,
+  ) {
+    this.cipher = crypto.createCipheriv('aes-128-cbc', key, iv).setAutoPadding(false);
+    const d = crypto.createDecipheriv('aes-128-ecb', key, null).setAutoPadding(false);
+    this.resetBase = d.update(iv);
+    this.last = iv;
+  }
+
+  /** Encrypts whole blocks as a chain that starts from the IV. */
+  encrypt(blocks: Buffer): Buffer {
+    if (!this.fresh) {
+      const reset = Buffer.allocUnsafe(BLOCK);
+      for (let i = 0; i < BLOCK; i++) reset[i] = this.resetBase[i] ^ this.last[i];
+      this.cipher.update(reset);
+    }
+    const out = this.cipher.update(blocks);
+    this.last = out.subarray(out.length - BLOCK);
+    this.fresh = false;
+    return out;
+  }
+}
+
+/**
  * Encrypts `data` in place as `cbcs`: in each protected range (the whole sample when there is no map)
  * `crypt` blocks of every `crypt + skip` are AES-CBC encrypted, chained from the constant IV, which is
  * reset at each range; a trailing partial block stays clear. Pattern 0:0 encrypts every whole block.
+ * `chain` carries one cipher across calls under the same key and IV.
  */
-export function encryptCbcs(data: Buffer, key: Buffer, constantIv: Buffer, pattern: { crypt: number; skip: number }, subsamples?: readonly Subsample[]): void {
+export function encryptCbcs(data: Buffer, key: Buffer, constantIv: Buffer, pattern: { crypt: number; skip: number }, subsamples?: readonly Subsample[], chain = new CbcsChain(key, constantIv)): void {
   const ranges: [number, number][] = [];
   if (!subsamples) ranges.push([0, data.length]);
   else {
@@ -117,10 +155,9 @@ export function encryptCbcs(data: Buffer, key: Buffer, constantIv: Buffer, patte
     }
   }
   for (const [start, end] of ranges) {
-    const cipher = crypto.createCipheriv('aes-128-cbc', key, constantIv).setAutoPadding(false);
     if (pattern.crypt === 0) {
       const whole = start + Math.floor((end - start) / BLOCK) * BLOCK;
-      if (whole > start) cipher.update(data.subarray(start, whole)).copy(data, start);
+      if (whole > start) chain.encrypt(data.subarray(start, whole)).copy(data, start);
       continue;
     }
     // Gather the encrypted blocks, encrypt them as one CBC chain, scatter them back.
@@ -130,7 +167,7 @@ export function encryptCbcs(data: Buffer, key: Buffer, constantIv: Buffer, patte
     if (count === 0) continue;
     const gathered = Buffer.allocUnsafe(count * run);
     for (let i = 0; i < count; i++) data.copy(gathered, i * run, start + i * stride, start + i * stride + run);
-    const encrypted = cipher.update(gathered);
+    const encrypted = chain.encrypt(gathered);
     for (let i = 0; i < count; i++) encrypted.copy(data, start + i * stride, i * run, (i + 1) * run);
   }
 }
