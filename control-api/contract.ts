@@ -227,8 +227,11 @@ export interface VodJob {
   file: string;
   /** Epoch ms the upload completed (for seconds-to-playable). */
   uploadedAtMs: number;
-  /** Sample encryption of the packaged media; the key comes from the KeyProvider, the licence URL goes in the MPD. */
-  encryption?: { scheme: 'cbcs' | 'cenc'; licenseUrl: string };
+  /**
+   * Encryption of the packaged media; the key comes from the KeyProvider. `licenseUrl`: the ClearKey
+   * licence server (cbcs, cenc; it goes in the MPD), or for aes-128 the key URL prefix (`…/v1/keys/`).
+   */
+  encryption?: { scheme: 'cbcs' | 'cenc' | 'aes-128'; licenseUrl: string };
 }
 
 /** pg-boss queue of VOD transcodes. */

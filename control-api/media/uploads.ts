@@ -18,7 +18,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { AppError, type Config, type JobQueue, type Logger, type Sql } from '../../platform/index.js';
 import { VOD_QUEUE, type EncryptionMode, type VodJob } from '../contract.js';
 import { conflict, isUuid, notFound } from '../http/http-errors.js';
-import { clearKeyLicenseUrl, toOrigin } from '../playback/urls.js';
+import { aes128KeyUrlPrefix, clearKeyLicenseUrl, toOrigin } from '../playback/urls.js';
 import { requireEncryptionSupport } from '../playback/key-store.js';
 import type { AssetService } from './assets.js';
 
@@ -241,6 +241,7 @@ export class UploadService {
     const job: VodJob = {
       assetId, uploadId: row.id, file: path.join(this.config.vod.uploadDir, row.id), uploadedAtMs: Date.now(),
       ...(encryption === 'cbcs' || encryption === 'cenc' ? { encryption: { scheme: encryption, licenseUrl: clearKeyLicenseUrl(this.config) } } : {}),
+      ...(encryption === 'aes-128' ? { encryption: { scheme: encryption, licenseUrl: aes128KeyUrlPrefix(this.config) } } : {}),
     };
     try {
       await this.deps.jobs?.send(VOD_QUEUE, job, { timeoutSeconds: this.config.vod.jobTimeoutSeconds });

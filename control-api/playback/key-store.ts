@@ -45,8 +45,8 @@ export function requireEncryptionSupport(config: Config, encryption: EncryptionM
   if (encryption === 'none') return;
   if (!config.drm.keyEncryptionKey) throw new AppError(409, 'ENCRYPTION_DISABLED', `encryption "${encryption}" needs KEY_ENCRYPTION_KEY on this server (one-process mode generates one under DATA_DIR)`);
   if (!config.edge.playbackSigningKey) throw new AppError(409, 'ENCRYPTION_DISABLED', `encryption "${encryption}" needs PLAYBACK_SIGNING_KEY: licences are granted to playback tokens`);
-  // Whole-segment AES-128 (for HLS players without EME) is not produced yet: refused rather than left clear.
-  if (encryption === 'aes-128') throw new AppError(400, 'ENCRYPTION_UNSUPPORTED', `${what === 'asset' ? 'assets' : 'live streams'} are encrypted with cbcs (every EME player, HLS and DASH) or cenc; aes-128 is not available yet`);
+  // Whole-segment AES-128 (HLS players without EME) is made for uploads; live parts are not yet: refused rather than left clear.
+  if (encryption === 'aes-128' && what === 'stream') throw new AppError(400, 'ENCRYPTION_UNSUPPORTED', 'live streams are encrypted with cbcs (every EME player, HLS and DASH) or cenc; aes-128 is offered for uploaded assets');
 }
 
 /** Content keys in control-api's database. */

@@ -7,7 +7,7 @@ import type { RouteContext } from '../http/route-context.js';
 import { PROFILE_HEADER, resolveViewer } from '../accounts/viewer.js';
 import type { EncryptionMode } from '../contract.js';
 import { requireProfile } from '../catalog/index.js';
-import { clearKeyLicenseUrl, toAssetPlaybackUrls } from './urls.js';
+import { aes128KeyUrlPrefix, clearKeyLicenseUrl, toAssetPlaybackUrls } from './urls.js';
 
 const PlaybackTokenRequest = Type.Object(
   {
@@ -28,7 +28,10 @@ const PlaybackTokenResponse = Type.Object({
     dash: Type.String({ format: 'uri' }),
   }),
   profileId: Type.Optional(Type.String({ format: 'uuid', description: 'the profile the token is bound to' })),
-  drm: Type.Optional(Type.Object({ clearkey: Type.Object({ licenseUrl: Type.String({ format: 'uri', description: 'ClearKey licence server for EME players, the token included' }) }) })),
+  drm: Type.Optional(Type.Object({
+    clearkey: Type.Optional(Type.Object({ licenseUrl: Type.String({ format: 'uri', description: 'ClearKey licence server for EME players, the token included' }) })),
+    aes128: Type.Optional(Type.Object({ keyUrlPrefix: Type.String({ format: 'uri', description: 'HLS AES-128 key URIs start here; the player adds ?token= (or Authorization: Bearer) when it fetches them' }) })),
+  })),
   titleId: Type.Optional(Type.String({ format: 'uuid' })),
   resumeFromSeconds: Type.Optional(Type.Number({ description: "titleId: where the profile stopped (0 when new or finished)" })),
 });
@@ -97,13 +100,16 @@ export const playbackTokensRoutes: FastifyPluginAsyncTypebox<RouteContext> = asy
         return u.toString();
       };
       const encrypted = grant.encryption === 'cbcs' || grant.encryption === 'cenc';
+      const drm = encrypted
+        ? { clearkey: { licenseUrl: `${clearKeyLicenseUrl(config)}?token=${encodeURIComponent(token)}` } }
+        : grant.encryption === 'aes-128' ? { aes128: { keyUrlPrefix: aes128KeyUrlPrefix(config) } } : undefined;
       reply.code(201);
       return {
         token,
         expiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString(),
         playback: { hls: signed(grant.playback.hls), dash: signed(grant.playback.dash) },
         ...(grant.profileId ? { profileId: grant.profileId } : {}),
-        ...(encrypted ? { drm: { clearkey: { licenseUrl: `${clearKeyLicenseUrl(config)}?token=${encodeURIComponent(token)}` } } } : {}),
+        ...(drm ? { drm } : {}),
         ...grant.resume,
       };
     },

@@ -39,6 +39,11 @@ export function clearKeyLicenseUrl(config: UrlConfig): string {
   return `${toOrigin('http', config.publicHost, config.ports.api)}/v1/drm/clearkey`;
 }
 
+/** Where AES-128 key URIs point: the key server's `/v1/keys/` (the key ID follows). */
+export function aes128KeyUrlPrefix(config: UrlConfig): string {
+  return `${toOrigin('http', config.publicHost, config.ports.api)}/v1/keys/`;
+}
+
 /** Absolute playback URLs of one on-demand asset at the edge. */
 export function toAssetPlaybackUrls(config: UrlConfig, assetId: string): PlaybackUrls {
   const edge = toOrigin('http', config.publicHost, config.ports.edge);

@@ -143,9 +143,11 @@ export function toMediaPlaylist(state: MediaPlaylistState, opts: MediaPlaylistOp
   const headerKey = firstListed?.encryption ?? state.encryption;
   if (headerKey) lines.push(hlsKeyTag(headerKey));
   let kid = headerKey?.kid;
+  let iv = headerKey?.iv;
   const keyChange = (s: { encryption?: EncryptionInfo }): string | undefined => {
-    if (!s.encryption || s.encryption.kid === kid) return undefined;
+    if (!s.encryption || (s.encryption.kid === kid && s.encryption.iv === iv)) return undefined;
     kid = s.encryption.kid;
+    iv = s.encryption.iv;
     return hlsKeyTag(s.encryption);
   };
 

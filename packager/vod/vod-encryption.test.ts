@@ -105,3 +105,44 @@ describe.each(['cbcs', 'cenc'] as const)('VOD packaging with %s', (scheme) => {
     expect(mpdText).toContain(`<dashif:Laurl>${LICENSE}</dashif:Laurl>`);
   });
 });
+
+describe('VOD packaging with aes-128 (HLS whole-segment encryption)', () => {
+  it('encrypts every segment with its own IV so FFmpeg’s HLS reader with the key decodes the clear frames; no MPD', async () => {
+    const key = randomContentKey();
+    const keyUri = `http://127.0.0.1:8080/v1/keys/${key.kid}`;
+    const encryption: VodEncryption = { scheme: 'aes-128', key, info: encryptionInfoFor('aes-128', key, keyUri) };
+    const [clear, encrypted] = await Promise.all([packaged('clear-aes'), packaged('enc-aes', encryption)]);
+    const root = vodRoot('enc-aes');
+    expect(await encrypted.get(`${root}/manifest.mpd`)).toBeFalsy();
+    const master = (await read(encrypted, `${root}/master.m3u8`)).toString();
+    expect(master).not.toContain('EXT-X-SESSION-KEY');
+    expect(master).not.toContain('EXT-X-I-FRAME-STREAM-INF');
+    const dir = fs.mkdtempSync(path.join(tmp, 'aes-'));
+    fs.writeFileSync(path.join(dir, 'key.bin'), key.key);
+    for (const rendition of ['360p', 'audio']) {
+      const text = (await read(encrypted, `${root}/${rendition}/index.m3u8`)).toString();
+      const parsed = new M3u8Parser();
+      parsed.push(text);
+      parsed.end();
+      const segments = parsed.manifest.segments as { uri: string; key?: { method: string; uri: string; iv?: Uint32Array } }[];
+      expect(segments.every((s) => s.key?.method === 'AES-128' && s.key.uri === keyUri)).toBe(true);
+      const ivs = new Set(segments.map((s) => Buffer.from(s.key!.iv!.buffer).toString('hex')));
+      expect(ivs.size).toBe(segments.length);
+      // The playlist as FFmpeg reads it from disk: the key from a file, every URI absolute.
+      const local = path.join(dir, rendition);
+      fs.mkdirSync(local);
+      fs.writeFileSync(path.join(local, 'init.mp4'), await read(encrypted, `${root}/${rendition}/init.mp4`));
+      for (const s of segments) fs.writeFileSync(path.join(local, s.uri), await read(encrypted, `${root}/${rendition}/${s.uri}`));
+      fs.writeFileSync(path.join(local, 'index.m3u8'), text.split(keyUri).join(path.join(dir, 'key.bin')).replace(/^(seg-\d+\.m4s|init\.mp4)/gm, (m) => path.join(local, m)).replace(/URI="init\.mp4"/, `URI="${path.join(local, 'init.mp4')}"`));
+      const decoded = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-allowed_extensions', 'ALL', '-protocol_whitelist', 'file,crypto', '-i', path.join(local, 'index.m3u8'), '-f', 'framemd5', '-'], { maxBuffer: 64 << 20 });
+      expect(decoded.stderr.toString()).toBe('');
+      const frames = decoded.stdout.toString().split('\n').filter((l) => l && !l.startsWith('#'));
+      const expected = await framemd5(await renditionFile(clear, 'clear-aes', rendition));
+      expect(frames.length).toBe(expected.length);
+      // Same frames; the HLS reader may number timestamps from 0 where the fMP4 file starts later.
+      expect(frames.map((l) => l.split(',').at(-1))).toEqual(expected.map((l) => l.split(',').at(-1)));
+      // Segments are ciphertext: no box header at the start.
+      expect((await read(encrypted, `${root}/${rendition}/${segments[0].uri}`)).subarray(4, 8).toString('latin1')).not.toMatch(/moof|styp/);
+    }
+  });
+});

@@ -6,6 +6,7 @@
  * measured bandwidths and a static MPD when the ladder ends. A playlist never lists a segment before
  * it is stored, and a retried job does not shorten what an earlier attempt already listed.
  */
+import crypto from 'node:crypto';
 import type { BlobStore, Logger, Rung } from '../../platform/index.js';
 import { captionFolder, type CaptionTrack, type RenditionInfo } from '../contract.js';
 import { Fmp4StreamParser, type Fmp4Fragment, type TrackDefaults, type TrackInfo } from '../cmaf/fmp4-stream-parser.js';
@@ -80,9 +81,13 @@ export interface VodPackageOptions {
   signal?: AbortSignal;
 }
 
-/** How an asset is encrypted: Common Encryption under its key; only ciphertext is stored. */
+/**
+ * How an asset is encrypted: Common Encryption of samples (`cbcs`, `cenc`) or whole segments
+ * (`aes-128`, HLS only: the init stays clear, each segment is AES-128-CBC with its own IV); only
+ * ciphertext is stored.
+ */
 export interface VodEncryption {
-  scheme: 'cbcs' | 'cenc';
+  scheme: 'cbcs' | 'cenc' | 'aes-128';
   key: ContentKeyGrant;
   info: EncryptionInfo;
 }
@@ -165,7 +170,7 @@ class VodTrack {
     this.defaults = defaults;
     // Encrypted: the init carries encv/enca + tenc + pssh, and every part is sealed before it is stored.
     const e = this.encryption;
-    const encryptor = e ? new CencTrackEncryptor({ scheme: e.scheme, key: { kid: Buffer.from(e.key.kid, 'hex'), key: e.key.key }, constantIv: e.key.iv }) : undefined;
+    const encryptor = e && e.scheme !== 'aes-128' ? new CencTrackEncryptor({ scheme: e.scheme, key: { kid: Buffer.from(e.key.kid, 'hex'), key: e.key.key }, constantIv: e.key.iv }) : undefined;
     const init = encryptor ? encryptor.init(bytes, defaults) : bytes;
     this.enqueue(() => this.blobs.put(`${this.prefix}/init.mp4`, init, { contentType: 'video/mp4', cacheControl: IMMUTABLE }));
     this.segmenter = new CmafSegmenter({
@@ -187,8 +192,11 @@ class VodTrack {
 
   private onSegment(s: CmafSegment): void {
     const entry = { msn: s.msn, duration: s.duration, startTime: s.startDecodeTime };
-    const bytes = s.bytes;
-    if (this.track!.kind === 'video' && this.defaults) {
+    const e = this.encryption;
+    const wholeSegment = e?.scheme === 'aes-128';
+    const bytes = wholeSegment ? encryptSegmentAes128(s.bytes, e.key, segmentIv(e.key.kid, this.output.name, s.msn)) : s.bytes;
+    // An AES-128 segment decrypts only whole: no byte ranges into it (no I-frame playlist).
+    if (this.track!.kind === 'video' && this.defaults && !wholeSegment) {
       // The segment starts with its keyframe: moof, mdat header and that first sample are the I-frame.
       const first = readFragmentSamples(bytes, new Map([[this.defaults.trackId, this.defaults]])).trafs[0]?.samples[0];
       if (first?.sync) this.iframes.push({ msn: s.msn, length: first.offset + first.size, duration: s.duration });
@@ -239,18 +247,34 @@ class VodTrack {
   }
 }
 
+/** AES-128 IV of one segment: unique per (key, rendition, segment), so no two segments share a CBC start. */
+export function segmentIv(kid: string, rendition: string, msn: number): Buffer {
+  return crypto.createHash('sha256').update(`${kid}/${rendition}/${msn}`).digest().subarray(0, 16);
+}
+
+/** HLS AES-128 (RFC 8216 §4.3.2.4): the whole segment, AES-128-CBC with PKCS7 padding. */
+export function encryptSegmentAes128(bytes: Buffer, key: ContentKeyGrant, iv: Buffer): Buffer {
+  const c = crypto.createCipheriv('aes-128-cbc', key.key, iv);
+  return Buffer.concat([c.update(bytes), c.final()]);
+}
+
 /** A media playlist of stored segments: EVENT while it grows, VOD with ENDLIST at the end. */
 function mediaPlaylist(track: VodTrack, targetDuration: number, ended: boolean, encryption?: EncryptionInfo): string {
+  const aes = encryption?.method === 'aes-128' ? encryption : undefined;
   return toMediaPlaylist(
     {
       targetDuration,
       mediaSequence: 0,
       discontinuitySequence: 0,
       mapUri: 'init.mp4',
-      segments: track.segments.map((s) => ({ msn: s.msn, uri: segmentName(s.msn), duration: s.duration, map: 'init.mp4' })),
+      segments: track.segments.map((s) => ({
+        msn: s.msn, uri: segmentName(s.msn), duration: s.duration, map: 'init.mp4',
+        // AES-128: every segment states its own IV (a key line each).
+        ...(aes ? { encryption: { ...aes, iv: segmentIv(aes.kid, track.output.name, s.msn).toString('hex') } } : {}),
+      })),
       ended,
       playlistType: ended ? 'VOD' : 'EVENT',
-      ...(encryption ? { encryption } : {}),
+      ...(encryption && !aes ? { encryption } : {}),
     },
     { canBlockReload: false, canSkipUntil: 0 },
   );
@@ -326,7 +350,8 @@ export async function packageVod(deps: { blobs: BlobStore; logger: Logger }, opt
       ...(opts.encryption ? { encryption: opts.encryption.info } : {}),
     };
     growingAst ??= Date.now() - opts.segmentSeconds * 1000;
-    await deps.blobs.put(`${root}/manifest.mpd`, Buffer.from(vodMpd(growing, { availabilityStartTimeMs: growingAst })), { contentType: 'application/dash+xml', cacheControl: GROWING });
+    // DASH has no whole-segment AES-128: such an asset is HLS only.
+    if (opts.encryption?.scheme !== 'aes-128') await deps.blobs.put(`${root}/manifest.mpd`, Buffer.from(vodMpd(growing, { availabilityStartTimeMs: growingAst })), { contentType: 'application/dash+xml', cacheControl: GROWING });
     if (!playable) {
       await deps.blobs.put(`${root}/master.m3u8`, Buffer.from(multivariant(growing)), { contentType: HLS, cacheControl: GROWING });
       playable = true;
@@ -421,7 +446,7 @@ export async function writeVodManifests(blobs: BlobStore, assetId: string, pkg: 
     lines.push('#EXT-X-ENDLIST', '');
     await blobs.put(`${root}/${t.info.name}/iframes.m3u8`, Buffer.from(lines.join('\n')), { contentType: HLS, cacheControl: FINAL });
   }
-  await blobs.put(`${root}/manifest.mpd`, Buffer.from(vodMpd(pkg)), { contentType: 'application/dash+xml', cacheControl: FINAL });
+  if (pkg.encryption?.method !== 'aes-128') await blobs.put(`${root}/manifest.mpd`, Buffer.from(vodMpd(pkg)), { contentType: 'application/dash+xml', cacheControl: FINAL });
   await blobs.put(`${root}/master.m3u8`, Buffer.from(multivariant(pkg)), { contentType: HLS, cacheControl: FINAL });
 }
 
@@ -495,5 +520,6 @@ function multivariant(pkg: VodPackage): string {
       width: info.width ?? 0,
       height: info.height ?? 0,
     }));
-  return toMultivariantPlaylist({ video, audio: audioRenditions, subtitles, iframes }, pkg.encryption ? { sessionKey: pkg.encryption } : {});
+  // Sample encryption opens its key session early (EXT-X-SESSION-KEY); AES-128 keys come with each segment's IV.
+  return toMultivariantPlaylist({ video, audio: audioRenditions, subtitles, iframes }, pkg.encryption && pkg.encryption.method !== 'aes-128' ? { sessionKey: pkg.encryption } : {});
 }

@@ -152,7 +152,8 @@ export class VodWorker {
     if (!e) return undefined;
     if (!this.deps.keys) throw new VodError('ENCRYPTION_UNAVAILABLE', 'This worker has no key provider, so it cannot encrypt the asset.');
     const key = await this.deps.keys.contentKey({ mediaId: job.assetId, period: 'vod' });
-    return { scheme: e.scheme, key, info: encryptionInfoFor(e.scheme, key, e.licenseUrl) };
+    // AES-128's key URI names the key: the job carries the key server's prefix.
+    return { scheme: e.scheme, key, info: encryptionInfoFor(e.scheme, key, e.scheme === 'aes-128' ? `${e.licenseUrl}${key.kid}` : e.licenseUrl) };
   }
 
   async close(): Promise<void> {}
