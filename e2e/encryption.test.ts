@@ -132,3 +132,26 @@ describe('encrypted VOD (cbcs): one copy for HLS and DASH, keys only for the tok
     }
   });
 });
+
+describe('encrypted VOD (aes-128): HLS players without EME', () => {
+  it('plays in hls.js with the key fetched by the playback token, and not without it', async () => {
+    const asset = await encryptedAsset('aes-128');
+    expect(asset.encryption).toBe('aes-128');
+    const grant = (await api(platform.api, 'POST', '/v1/playback-tokens', { assetId: asset.id }, token)).body;
+    expect(grant.drm.aes128.keyUrlPrefix).toBe(`${platform.api}/v1/keys/`);
+    const media = await (await fetch(grant.playback.hls.replace('master.m3u8', '360p/index.m3u8'))).text();
+    expect(media).toMatch(new RegExp(`^#EXT-X-KEY:METHOD=AES-128,URI="${platform.api}/v1/keys/[0-9a-f]{32}",IV=0x[0-9a-f]{32}$`, 'm'));
+    expect((await fetch(grant.playback.dash)).status).toBe(404);
+    const ok = await playEncrypted('hls', grant.playback.hls, undefined, 3, browser, { aes128Token: grant.token });
+    expect(ok.fatalErrors).toEqual([]);
+    expect(ok.played).toBeGreaterThan(1.5);
+    expect(ok.decodedFrames).toBeGreaterThan(40);
+    // Without the token the key server answers 401 and hls.js cannot decrypt a segment.
+    const keyUrl = /#EXT-X-KEY:.*URI="([^"]+)"/.exec(media)![1];
+    expect((await fetch(keyUrl)).status).toBe(401);
+    const refused = await playEncrypted('hls', grant.playback.hls, undefined, 1, browser);
+    expect(refused.fatalErrors.join(' ')).toMatch(/keyLoadError/);
+    expect(refused.decodedFrames).toBe(0);
+  }, 180_000);
+});
+

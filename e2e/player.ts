@@ -48,7 +48,10 @@ const keyIds = q.get('keyids') ? {
   },
 } : {};
 const drm = license ? { emeEnabled: true, drmSystems: { 'org.w3.clearkey': { licenseUrl: license, ...keyIds } } } : {};
-const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30, ...drm, debug: Boolean(q.get('debug')) });
+// keytoken=…: AES-128 key URIs (the key server's /v1/keys/) are fetched with the playback token.
+const keyToken = q.get('keytoken');
+const keyTokens = keyToken ? { xhrSetup(xhr, url) { if (url.includes('/v1/keys/')) xhr.open('GET', url + '?token=' + encodeURIComponent(keyToken), true); } } : {};
+const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30, ...drm, ...keyTokens, debug: Boolean(q.get('debug')) });
 window.hls = hls;
 hls.on(Hls.Events.ERROR, (_e, d) => (d.fatal ? report.fatalErrors : report.nonFatalErrors).push(d.type + ':' + d.details));
 v.addEventListener('playing', () => { if (!report.started) { report.started = true; report.start = v.currentTime; } });
@@ -177,7 +180,7 @@ export interface EncryptedPlaybackReport {
  * Plays encrypted media with ClearKey EME (hls.js `drmSystems`, dash.js protection data) and the given
  * licence URL, for `seconds` after playback starts or as soon as the player gives up.
  */
-export function playEncrypted(kind: 'hls' | 'dash', src: string, licenseUrl: string, seconds: number, browser: Browser, opts: { keyIdsFromPlaylist?: boolean } = {}): Promise<EncryptedPlaybackReport> {
+export function playEncrypted(kind: 'hls' | 'dash', src: string, licenseUrl: string | undefined, seconds: number, browser: Browser, opts: { keyIdsFromPlaylist?: boolean; aes128Token?: string } = {}): Promise<EncryptedPlaybackReport> {
   return playPage(
     kind === 'hls' ? PAGE : DASH_PAGE,
     src,
@@ -189,7 +192,7 @@ export function playEncrypted(kind: 'hls' | 'dash', src: string, licenseUrl: str
     },
     browser,
     licenseUrl,
-    opts.keyIdsFromPlaylist ? '&keyids=1' : '',
+    `${opts.keyIdsFromPlaylist ? '&keyids=1' : ''}${opts.aes128Token ? `&keytoken=${encodeURIComponent(opts.aes128Token)}` : ''}`,
   );
 }
 

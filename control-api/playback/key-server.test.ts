@@ -93,6 +93,10 @@ function keyServer(open: () => Promise<{ sql?: Sql; drop?: () => Promise<void> }
     const stream = await t.createStream(u.auth, { title: 'protected', encryption: 'cbcs', keyRotationSegments: 4 });
     expect(stream).toMatchObject({ encryption: 'cbcs', keyRotationSegments: 4 });
     const other = await t.createStream(u.auth, { title: 'other', encryption: 'cbcs' });
+    // Whole-segment AES-128 is for uploads; a live stream asking for it is told so, not left clear.
+    const aes = await t.app.inject({ method: 'POST', url: '/v1/live-streams', headers: u.auth, payload: { title: 'aes', encryption: 'aes-128' } });
+    expect(aes.statusCode).toBe(400);
+    expect(aes.json()).toMatchObject({ code: 'ENCRYPTION_UNSUPPORTED' });
     const live = await t.services.keys.contentKey({ mediaId: stream.id, period: 'session-1:0' });
     const otherKey = await t.services.keys.contentKey({ mediaId: other.id, period: 'session-2:0' });
     const recording = await t.services.assets.createRecording({ liveStreamId: stream.id, status: 'ready', durationSeconds: 10 });
