@@ -246,8 +246,9 @@ export class OriginServer {
       }
       state = ready;
     }
-    const siblings = await this.siblings(id, rendition);
-    const encryption = (await this.view.stream(id))?.encryption;
+    const stream = await this.view.stream(id);
+    const siblings = await this.siblings(id, rendition, stream);
+    const encryption = stream?.encryption;
     const skip = directives.skip !== undefined;
     // The state is folded in place: render now, before any other await, and memoise per catalog version.
     const now = state;
@@ -260,8 +261,7 @@ export class OriginServer {
   }
 
   /** Sibling renditions' latest positions, for EXT-X-RENDITION-REPORT. */
-  private async siblings(id: string, rendition: string): Promise<RenditionState[]> {
-    const stream = await this.view.stream(id);
+  private async siblings(id: string, rendition: string, stream: StreamState | null | undefined): Promise<RenditionState[]> {
     if (!stream) return [];
     const states = await Promise.all(stream.renditions.filter((r) => r.name !== rendition).map((r) => this.view.rendition(id, r.name)));
     return states.filter((s): s is RenditionState => s !== null);
