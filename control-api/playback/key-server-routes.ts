@@ -5,6 +5,7 @@
  */
 import crypto from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { LRUCache } from 'lru-cache';
 import { Counter, type Registry } from 'prom-client';
 import { Type } from 'typebox';
 import { AppError, verifyPlaybackToken, type Config, type LiveState } from '../../platform/index.js';
@@ -54,6 +55,9 @@ export const keyServerRoutes: FastifyPluginAsyncTypebox<KeyServerDeps> = async (
     labelNames: ['kind', 'outcome'],
     registers: [metrics],
   });
+  // A player sends the same token with every licence request: verified tokens are memoised (bounded), so a
+  // repeat costs a map look-up instead of an HMAC and a JSON parse. Only valid tokens are kept.
+  const verified = new LRUCache<string, { sub: string; expMs: number }>({ max: 10_000 });
   const limiter = new FixedWindowLimiter({ liveState }, { prefix: 'drm-licence', max: config.drm.licenseRequestsPerMinute, windowSeconds: 60 });
 
   // EME CDMs hand the player a licence challenge it posts as raw bytes, often with no or a generic
@@ -84,12 +88,18 @@ export const keyServerRoutes: FastifyPluginAsyncTypebox<KeyServerDeps> = async (
       requests.inc({ kind, outcome: 'refused' });
       throw new AuthError('a licence needs the playback token of the media (?token= or Authorization: Bearer), from POST /v1/playback-tokens');
     }
-    const v = verifyPlaybackToken(signing, token);
-    if (v === 'invalid' || v === 'expired') {
-      requests.inc({ kind, outcome: 'refused' });
-      throw v === 'expired'
-        ? new AppError(403, 'PLAYBACK_TOKEN_EXPIRED', 'the playback token has expired: ask POST /v1/playback-tokens for a new one')
-        : new AppError(403, 'PLAYBACK_TOKEN_INVALID', 'the playback token is malformed or its signature does not verify');
+    let v = verified.get(token);
+    if (!v || v.expMs <= Date.now()) {
+      verified.delete(token);
+      const fresh = verifyPlaybackToken(signing, token);
+      if (typeof fresh === 'string') {
+        requests.inc({ kind, outcome: 'refused' });
+        throw fresh === 'expired'
+          ? new AppError(403, 'PLAYBACK_TOKEN_EXPIRED', 'the playback token has expired: ask POST /v1/playback-tokens for a new one')
+          : new AppError(403, 'PLAYBACK_TOKEN_INVALID', 'the playback token is malformed or its signature does not verify');
+      }
+      v = { sub: fresh.sub, expMs: fresh.expMs };
+      verified.set(token, v);
     }
     try {
       await limiter.hit([crypto.createHash('sha256').update(token).digest('hex').slice(0, 32)], 'licence');

@@ -119,6 +119,11 @@ function keyServer(open: () => Promise<{ sql?: Sql; drop?: () => Promise<void> }
     expect(ok.rawPayload).toEqual(key.key);
     const none = await t.app.inject({ method: 'GET', url: `/v1/keys/${key.kid}` });
     expect(none.statusCode).toBe(401);
+    // A token that worked (and was remembered as verified) is refused once it expires.
+    const short = signPlaybackToken(SIGNING, { sub: 'media-c', ttlSeconds: 1 });
+    expect((await t.app.inject({ method: 'GET', url: `/v1/keys/${key.kid}?token=${short}` })).statusCode).toBe(200);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await t.app.inject({ method: 'GET', url: `/v1/keys/${key.kid}?token=${short}` })).json()).toMatchObject({ code: 'PLAYBACK_TOKEN_EXPIRED' });
     const forged = signPlaybackToken('another-signing-key-another-signing-key', { sub: 'media-c', ttlSeconds: 60 });
     expect((await t.app.inject({ method: 'GET', url: `/v1/keys/${key.kid}?token=${forged}` })).json()).toMatchObject({ code: 'PLAYBACK_TOKEN_INVALID' });
   });

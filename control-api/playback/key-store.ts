@@ -5,6 +5,7 @@
  * the vendor.
  */
 import crypto from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { AppError, type Config, type Sql } from '../../platform/index.js';
 import type { ContentKeyGrant, EncryptionMode, KeyProvider, KeyRequest } from '../../packager/contract.js';
 
@@ -51,6 +52,12 @@ export function requireEncryptionSupport(config: Config, encryption: EncryptionM
 
 /** Content keys in control-api's database. */
 export class KeyStore implements KeyProvider {
+  /**
+   * Keys by ID, unwrapped: a key never changes once made, so licences for the same media (every viewer
+   * of a stream asks for the same few) are answered without the database.
+   */
+  private readonly byKid = new LRUCache<string, StoredContentKey>({ max: 10_000 });
+
   constructor(
     private readonly deps: { sql: Sql },
     private readonly kek: Buffer | undefined,
@@ -84,13 +91,19 @@ export class KeyStore implements KeyProvider {
   async byKids(kids: readonly string[]): Promise<StoredContentKey[]> {
     if (kids.length === 0) return [];
     const kek = this.requireKek();
-    const rows = await this.deps.sql.query<KeyRow>(`SELECT * FROM content_keys WHERE kid = ANY($1::text[])`, [kids]);
-    return rows.map((r) => ({ ...this.toGrant(kek, r), mediaId: r.media_id, period: r.period }));
+    const cached = kids.map((k) => this.byKid.get(k)).filter((k): k is StoredContentKey => k !== undefined);
+    const missing = kids.filter((k) => !this.byKid.has(k));
+    if (missing.length === 0) return cached;
+    const rows = await this.deps.sql.query<KeyRow>(`SELECT * FROM content_keys WHERE kid = ANY($1::text[])`, [missing]);
+    const loaded = rows.map((r) => ({ ...this.toGrant(kek, r), mediaId: r.media_id, period: r.period }));
+    for (const k of loaded) this.byKid.set(k.kid, k);
+    return [...cached, ...loaded];
   }
 
   /** Every key of one stream or asset (for deleting it with its media). */
   async deleteFor(mediaId: string): Promise<void> {
-    await this.deps.sql.query(`DELETE FROM content_keys WHERE media_id = $1`, [mediaId]);
+    const rows = await this.deps.sql.query<{ kid: string }>(`DELETE FROM content_keys WHERE media_id = $1 RETURNING kid`, [mediaId]);
+    for (const r of rows) this.byKid.delete(r.kid);
   }
 
   private toGrant(kek: Buffer, row: KeyRow): ContentKeyGrant {
