@@ -123,6 +123,14 @@ export class CbcsChain {
     this.last = iv;
   }
 
+  private buffer = Buffer.alloc(0);
+
+  /** A reusable buffer of `size` bytes for gathering blocks (valid until the next call). */
+  scratch(size: number): Buffer {
+    if (this.buffer.length < size) this.buffer = Buffer.allocUnsafe(Math.max(size, 2 * this.buffer.length));
+    return this.buffer.subarray(0, size);
+  }
+
   /** Encrypts whole blocks as a chain that starts from the IV. */
   encrypt(blocks: Buffer): Buffer {
     if (!this.fresh) {
@@ -165,9 +173,10 @@ export function encryptCbcs(data: Buffer, key: Buffer, constantIv: Buffer, patte
     const run = pattern.crypt * BLOCK;
     const count = end - start >= run ? Math.floor((end - start - run) / stride) + 1 : 0;
     if (count === 0) continue;
-    const gathered = Buffer.allocUnsafe(count * run);
-    for (let i = 0; i < count; i++) data.copy(gathered, i * run, start + i * stride, start + i * stride + run);
+    // Blocks are 16 bytes: copied byte by byte, which beats a Buffer.copy call per block.
+    const gathered = chain.scratch(count * run);
+    for (let i = 0, q = 0; i < count; i++) for (let k = start + i * stride, e = k + run; k < e; k++) gathered[q++] = data[k];
     const encrypted = chain.encrypt(gathered);
-    for (let i = 0; i < count; i++) encrypted.copy(data, start + i * stride, i * run, (i + 1) * run);
+    for (let i = 0, q = 0; i < count; i++) for (let k = start + i * stride, e = k + run; k < e; k++) data[k] = encrypted[q++];
   }
 }
