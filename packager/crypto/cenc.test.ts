@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -189,7 +189,13 @@ describe.each(['cenc', 'cbcs'] as const)('%s sample encryption', (scheme) => {
     const { stdout } = await run('ffprobe', ['-v', 'error', '-show_streams', '-show_entries', 'stream=codec_name:stream_side_data', '-of', 'json', out]);
     const stream = (JSON.parse(stdout) as { streams: { codec_name: string; side_data_list?: { side_data_type: string }[] }[] }).streams[0];
     expect(stream.codec_name).toBe('h264');
+    // The stream's side data is the pssh and tenc ("Encryption initialization data").
     const sideData = (stream.side_data_list ?? []).map((s) => s.side_data_type);
-    expect(sideData.join(' ')).toMatch(/Encryption/i);
+    expect(sideData.join(' ')).toMatch(/Encryption initialization data/i);
+    // Each packet's is its senc entry (IV and subsample map): read from a pipe, see framemd5 above.
+    const probe = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'packet=pts:packet_side_data', '-read_intervals', '%+#10', '-of', 'json', '-i', 'pipe:0'], { input: await fs.readFile(out) });
+    const packets = (JSON.parse(probe.stdout.toString()) as { packets: { side_data_list?: { side_data_type: string }[] }[] }).packets;
+    expect(packets.length).toBe(10);
+    for (const p of packets) expect(p.side_data_list?.map((d) => d.side_data_type)).toContain('Encryption info');
   });
 });
