@@ -355,11 +355,12 @@ export class RenditionPipeline {
     const kind = track.kind;
     // The segmenter has already seen this part's end: it knows whether the next part opens a segment.
     const lastOfSegment = this.segmenter?.nextPartPosition.msn === p.msn + 1;
+    // The key this part was just sealed with (read now: sealing runs ahead of the storage chain).
+    const kid = p.partIndex === 0 && this.config.encryption ? this.sealedKid.get(this.segmentIndex(p.decodeTime)) : undefined;
     // Timeline changes happen inside the ordered chain, so a published state never lists unwritten media.
     this.enqueue(async () => {
       // The segmenter also notices timestamp jumps it was not told about.
       if (p.partIndex === 0 && p.discontinuity) timeline.markDiscontinuity();
-      const kid = p.partIndex === 0 && this.config.encryption ? this.sealedKid.get(this.segmentIndex(p.decodeTime)) : undefined;
       const { msn, part } = timeline.addPart({ duration: p.duration, independent: p.independent }, p.decodeTime, pdt, { lastOfSegment, ...(kid ? { kid } : {}) });
       this.partCounts.set(msn, part + 1);
       await this.deps.blobs.put(`${this.prefix}/part-${msn}.${part}.m4s`, p.bytes, { contentType: 'video/iso.segment', cacheControl: IMMUTABLE });
