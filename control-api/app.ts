@@ -70,7 +70,8 @@ export function createServices(deps: ControlApiDeps, config: Config): Services {
   const tokens = new TokenService({ sql: deps.sql }, config.auth);
   const accounts = new AccountService({ sql: deps.sql, liveState: deps.liveState, tokens }, config);
   const policies = new PlaybackPolicies({ sql: deps.sql, liveState: deps.liveState, logger });
-  const assets = new AssetService({ sql: deps.sql, logger, bus: deps.bus, policies, blobs: deps.blobs, jobs: deps.jobs }, config);
+  const keys = new KeyStore({ sql: deps.sql }, config.drm.keyEncryptionKey);
+  const assets = new AssetService({ sql: deps.sql, logger, bus: deps.bus, policies, blobs: deps.blobs, jobs: deps.jobs, keys }, config);
   const profiles = new ProfileService({ sql: deps.sql, liveState: deps.liveState }, config);
   // Catalog and engagement read each other (titles ↔ continue watching), so one is handed to the other late.
   const catalog = createCatalog({
@@ -102,7 +103,7 @@ export function createServices(deps: ControlApiDeps, config: Config): Services {
     profiles,
     liveStreams: new LiveStreamService({ sql: deps.sql, assets, logger, bus: deps.bus, policies }, config),
     policies,
-    keys: new KeyStore({ sql: deps.sql }, config.drm.keyEncryptionKey),
+    keys,
   };
 }
 

@@ -39,7 +39,11 @@ export interface AssetPage {
 /** On-demand assets: uploads being transcoded or ready, and recordings of live streams. */
 export class AssetService {
   constructor(
-    private readonly deps: { sql: Sql; logger: Logger; bus?: Pick<ControlApiBus, 'publish'>; policies?: PlaybackPolicies; blobs?: BlobStore; jobs?: JobQueue },
+    private readonly deps: {
+      sql: Sql; logger: Logger; bus?: Pick<ControlApiBus, 'publish'>; policies?: PlaybackPolicies; blobs?: BlobStore; jobs?: JobQueue;
+      /** An uploaded asset's content keys go with its media. */
+      keys?: { deleteFor(mediaId: string): Promise<void> };
+    },
     private readonly config: Config,
   ) {}
 
@@ -82,6 +86,8 @@ export class AssetService {
       const objects = await blobs.list(`vod/${id}/`);
       for (const o of objects) await blobs.delete(o.key);
     }
+    // Its keys decrypt nothing any more (a recording's are its stream's, which other recordings may still use).
+    if (!row.live_stream_id) await this.deps.keys?.deleteFor(id);
     return { uploadId: row.upload_id };
   }
 

@@ -108,6 +108,15 @@ function keyServer(open: () => Promise<{ sql?: Sql; drop?: () => Promise<void> }
     // The owner's playback token for the recording names the licence server.
     const grant = await t.app.inject({ method: 'POST', url: '/v1/playback-tokens', headers: u.auth, payload: { assetId: recording!.id } });
     expect(grant.json().drm.clearkey.licenseUrl).toMatch(/^http:\/\/media\.example\.test(:\d+)?\/v1\/drm\/clearkey\?token=/);
+    // An uploaded asset's keys go with it.
+    const uploaded = crypto.randomUUID();
+    await t.services.assets.createUploaded({ id: uploaded, accountId: u.accountId, uploadId: crypto.randomUUID(), title: 'upload', encryption: 'cenc' });
+    const own = await t.services.keys.contentKey({ mediaId: uploaded, period: 'vod' });
+    expect((await t.app.inject({ method: 'DELETE', url: `/v1/assets/${uploaded}`, headers: u.auth })).statusCode).toBe(204);
+    expect(await t.services.keys.byKids([own.kid])).toHaveLength(0);
+    // Deleting the recording keeps its stream's keys (other recordings use them).
+    expect((await t.app.inject({ method: 'DELETE', url: `/v1/assets/${recording!.id}`, headers: u.auth })).statusCode).toBe(204);
+    expect(await t.services.keys.byKids([live.kid])).toHaveLength(1);
   });
 
   it('serves AES-128 key bytes with a Bearer token and refuses without one or after expiry', async () => {
