@@ -62,13 +62,24 @@ describe.each(['cbcs', 'cenc'] as const)('VOD packaging with %s', (scheme) => {
   beforeAll(async () => {
     const key = randomContentKey();
     encryption = { scheme, key, info: encryptionInfoFor(scheme, key, LICENSE) };
-    [clear, encrypted] = await Promise.all([packaged(`clear-${scheme}`), packaged(`enc-${scheme}`, encryption)]);
+    // One after the other: two ladders competing for two cores is where x264's output was seen to differ.
+    clear = await packaged(`clear-${scheme}`);
+    encrypted = await packaged(`enc-${scheme}`, encryption);
   });
 
-  it('decodes every rendition with the key to the frames of the clear packaging, and stores no clear sample', async () => {
+  // The reference is a second transcode of the same source: should x264 under a loaded machine not
+  // repeat itself (seen once in a full-suite run), the comparison is made again on fresh packagings.
+  let attempts = 0;
+  let again = '';
+  it('decodes every rendition with the key to the frames of the clear packaging, and stores no clear sample', { retry: 1 }, async () => {
+    if (attempts++ > 0) {
+      again = '-again';
+      clear = await packaged(`clear-${scheme}${again}`);
+      encrypted = await packaged(`enc-${scheme}${again}`, encryption);
+    }
     for (const rendition of ['360p', '240p', 'audio']) {
-      const clearFile = await renditionFile(clear, `clear-${scheme}`, rendition);
-      const encFile = await renditionFile(encrypted, `enc-${scheme}`, rendition);
+      const clearFile = await renditionFile(clear, `clear-${scheme}${again}`, rendition);
+      const encFile = await renditionFile(encrypted, `enc-${scheme}${again}`, rendition);
       const expected = await framemd5(clearFile);
       expect(expected.length).toBeGreaterThan(rendition === 'audio' ? 150 : 100);
       expect(await decryptedMatching(encFile, encryption.key.key, expected)).toEqual(expected);
@@ -84,7 +95,7 @@ describe.each(['cbcs', 'cenc'] as const)('VOD packaging with %s', (scheme) => {
   });
 
   it('signals the key in the playlists and the MPD so that m3u8-parser and mpd-parser read it', async () => {
-    const root = vodRoot(`enc-${scheme}`);
+    const root = vodRoot(`enc-${scheme}${again}`);
     const master = (await read(encrypted, `${root}/master.m3u8`)).toString();
     expect(master).toMatch(new RegExp(`^#EXT-X-SESSION-KEY:METHOD=${scheme === 'cbcs' ? 'SAMPLE-AES' : 'SAMPLE-AES-CTR'},.*KEYID=0x${encryption.key.kid},KEYFORMAT="org.w3.clearkey"`, 'm'));
     const media = new M3u8Parser();
@@ -107,17 +118,20 @@ describe.each(['cbcs', 'cenc'] as const)('VOD packaging with %s', (scheme) => {
 });
 
 describe('VOD packaging with aes-128 (HLS whole-segment encryption)', () => {
-  it('encrypts every segment with its own IV so FFmpeg’s HLS reader with the key decodes the clear frames; no MPD', async () => {
+  // Two transcodes of the same source again (see above): one after the other, compared again on fresh ones if they differ.
+  it('encrypts every segment with its own IV so FFmpeg’s HLS reader with the key decodes the clear frames; no MPD', { retry: 1 }, async () => {
     const key = randomContentKey();
     const keyUri = `http://127.0.0.1:8080/v1/keys/${key.kid}`;
     const encryption: VodEncryption = { scheme: 'aes-128', key, info: encryptionInfoFor('aes-128', key, keyUri) };
-    const [clear, encrypted] = await Promise.all([packaged('clear-aes'), packaged('enc-aes', encryption)]);
+    const clear = await packaged('clear-aes');
+    const encrypted = await packaged('enc-aes', encryption);
     const root = vodRoot('enc-aes');
     expect(await encrypted.get(`${root}/manifest.mpd`)).toBeFalsy();
     const master = (await read(encrypted, `${root}/master.m3u8`)).toString();
     expect(master).not.toContain('EXT-X-SESSION-KEY');
     expect(master).not.toContain('EXT-X-I-FRAME-STREAM-INF');
     const dir = fs.mkdtempSync(path.join(tmp, 'aes-'));
+    // (a retry repackages into the same stores, overwriting every key)
     fs.writeFileSync(path.join(dir, 'key.bin'), key.key);
     for (const rendition of ['360p', 'audio']) {
       const text = (await read(encrypted, `${root}/${rendition}/index.m3u8`)).toString();
