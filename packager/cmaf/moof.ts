@@ -48,13 +48,15 @@ export interface ProducerReferenceTime {
   mediaTime: number;
 }
 
-const TFHD_BASE_DATA_OFFSET = 0x1;
+/** tfhd flag: base_data_offset present (§8.8.7). */
+export const TFHD_BASE_DATA_OFFSET = 0x1;
 const TFHD_SAMPLE_DESCRIPTION_INDEX = 0x2;
 const TFHD_DEFAULT_DURATION = 0x8;
 const TFHD_DEFAULT_SIZE = 0x10;
 const TFHD_DEFAULT_FLAGS = 0x20;
 const TFHD_DEFAULT_BASE_IS_MOOF = 0x20000;
-const TRUN_DATA_OFFSET = 0x1;
+/** trun flag: data_offset present (§8.8.8). */
+export const TRUN_DATA_OFFSET = 0x1;
 const TRUN_FIRST_SAMPLE_FLAGS = 0x4;
 const TRUN_DURATION = 0x100;
 const TRUN_SIZE = 0x200;

@@ -18,8 +18,14 @@ export interface SampleEntryInfo {
 const AAC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
 
 /** Bytes of fixed fields before the child boxes: VisualSampleEntry (§12.1.3) and AudioSampleEntry (§12.2.3). */
-const VISUAL_ENTRY_FIELDS = 78;
-const AUDIO_ENTRY_FIELDS = 28;
+export const VISUAL_ENTRY_FIELDS = 78;
+export const AUDIO_ENTRY_FIELDS = 28;
+
+/** Bytes before an audio sample entry's children: QuickTime sound description versions 1 and 2 carry 16 / 36 more. */
+export function audioEntryFields(entry: Box): number {
+  const version = entry.buf.readUInt16BE(entry.payloadStart + 8);
+  return AUDIO_ENTRY_FIELDS + (version === 1 ? 16 : version === 2 ? 36 : 0);
+}
 
 const hex2 = (n: number) => n.toString(16).padStart(2, '0');
 
@@ -46,14 +52,12 @@ export function parseSampleEntry(entry: Box, handler: string): SampleEntryInfo {
     return info;
   }
   c.skip(8);
-  // QuickTime sound description versions 1 and 2 carry 16 / 36 more bytes before the children.
-  const soundVersion = c.u16();
+  c.skip(2); // sound description version (audioEntryFields reads it)
   c.skip(6);
   const channels = c.u16();
   c.skip(6);
   const rate = c.u32() >>> 16;
-  const extra = soundVersion === 1 ? 16 : soundVersion === 2 ? 36 : 0;
-  const children = childBoxes(entry, AUDIO_ENTRY_FIELDS + extra);
+  const children = childBoxes(entry, audioEntryFields(entry));
   const format = originalFormat(entry.type, children);
   const info: SampleEntryInfo = { format: entry.type, codec: format.toLowerCase(), channels, sampleRate: rate || undefined };
   const wave = children.find((b) => b.type === 'wave');

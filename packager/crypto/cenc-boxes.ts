@@ -9,7 +9,8 @@ import { BoxCursor, childBoxes, findChild, findPath, iterateBoxes, type Box } fr
 import { box, fourcc, fullBox, pssh, saio, saiz, senc, sencEntrySizes, SYSTEM_IDS, u8, u32, type SampleEncryption } from '../cmaf/box-writer.js';
 import type { TrackDefaults } from '../cmaf/boxes.js';
 import { CmafError } from '../cmaf/errors.js';
-import { parseMoof } from '../cmaf/moof.js';
+import { parseMoof, TFHD_BASE_DATA_OFFSET, TRUN_DATA_OFFSET } from '../cmaf/moof.js';
+import { audioEntryFields, VISUAL_ENTRY_FIELDS } from '../cmaf/sample-entry.js';
 import { H264ParameterSets } from './h264-slice-header.js';
 import { AUDIO_PATTERN, CbcsChain, encryptCbcs, encryptCenc, h264Subsamples, VIDEO_PATTERN, type CencScheme } from './sample-encryption.js';
 
@@ -27,15 +28,10 @@ export interface CencTrackConfig {
   constantIv: Buffer;
 }
 
-const VISUAL_ENTRY_FIELDS = 78;
-const AUDIO_ENTRY_FIELDS = 28;
 /** schm scheme_version 1.0 (§4.2). */
 const SCHEME_VERSION = 0x00010000;
 /** cenc per-sample IV size: 8 bytes, the high half of the CTR block (§9.1). */
 const CENC_IV_SIZE = 8;
-/** tfhd flag: no explicit base_data_offset (§8.8.7). */
-const TFHD_BASE_DATA_OFFSET = 0x1;
-const TRUN_DATA_OFFSET = 0x1;
 
 /** tenc (§8.2): version 1 carries the cbcs pattern and a constant IV. */
 function tenc(config: CencTrackConfig, kind: 'video' | 'audio'): Buffer {
@@ -66,12 +62,6 @@ function rebuild(b: Box, fixed: number, children: Buffer[], type = b.type): Buff
 
 function whole(b: Box): Buffer {
   return b.buf.subarray(b.start, b.end);
-}
-
-/** Bytes of fixed fields before an audio sample entry's children (QuickTime versions 1 and 2 add some). */
-function audioFields(entry: Box): number {
-  const version = entry.buf.readUInt16BE(entry.payloadStart + 8);
-  return AUDIO_ENTRY_FIELDS + (version === 1 ? 16 : version === 2 ? 36 : 0);
 }
 
 /** What {@link encryptInit} found out about each track, for encrypting its fragments. */
@@ -118,7 +108,7 @@ function encryptTrak(trak: Box, config: CencTrackConfig, tracks: EncryptedTrack[
   tracks.push(track);
 
   const entryOf = (entry: Box): Buffer => {
-    const fields = kind === 'video' ? VISUAL_ENTRY_FIELDS : audioFields(entry);
+    const fields = kind === 'video' ? VISUAL_ENTRY_FIELDS : audioEntryFields(entry);
     const kids = childBoxes(entry, fields);
     if (kind === 'video') {
       const avcC = kids.find((k) => k.type === 'avcC');
