@@ -28,6 +28,9 @@ import { KeyStore } from './playback/key-store.js';
 import { keyServerRoutes } from './playback/key-server-routes.js';
 import { catalogRoutes, createCatalog } from './catalog/index.js';
 import { createEngagement, engagementRoutes, notificationsRoutes } from './engagement/index.js';
+import { billingRoutes, createBilling } from './billing/index.js';
+import { Entitlements } from './playback/entitlements.js';
+import { PlaybackSessions } from './playback/playback-sessions.js';
 
 /** Every topic control-api publishes or consumes (the consumed ones are defined by their publishers). */
 export type ControlApiBusTopics = ControlApiTopics &
@@ -93,9 +96,17 @@ export function createServices(deps: ControlApiDeps, config: Config): Services {
     { sql: deps.sql, liveState: deps.liveState, logger, catalog: catalog.titles, profiles, accounts, bus: deps.bus, onView: () => catalog.browse.viewsChanged() },
     config.quotas,
   );
+  const sessions = new PlaybackSessions({ liveState: deps.liveState }, config.billing.playbackLeaseSeconds);
+  const billing = createBilling(
+    { sql: deps.sql, logger, accounts, onDeviceRemoved: async (accountId, deviceId) => void (await sessions.endDevice(accountId, deviceId)) },
+    config,
+  );
   return {
     tokens,
     assets,
+    billing,
+    sessions,
+    entitlements: new Entitlements({ billing: billing.billing, plans: billing.plans, sessions, devices: billing.devices }, config.billing),
     catalog,
     engagement,
     uploads: new UploadService({ sql: deps.sql, logger, assets, jobs: deps.jobs, metrics: deps.metrics }, config),
@@ -152,6 +163,7 @@ export async function buildControlApi(deps: ControlApiDeps, config: Config): Pro
   await app.register(keyServerRoutes, {
     config, keys: ctx.services.keys, liveState: deps.liveState, metrics: deps.metrics,
     keyOwners: (mediaId) => ctx.services.assets.keyOwners(mediaId),
+    renewSession: async (sessionId) => void (await ctx.services.entitlements.renewById(sessionId)),
   });
   await app.register(internalRoutes, ctx);
   const { services } = ctx;
@@ -162,6 +174,9 @@ export async function buildControlApi(deps: ControlApiDeps, config: Config): Pro
   await app.register(engagementRoutes, {
     tokens: services.tokens, profiles: services.profiles, ...services.engagement,
     requestRefresh: deps.jobs ? () => deps.jobs!.send(RECS_QUEUE, {}, { singletonKey: 'recs-on-demand' }) : undefined,
+  });
+  await app.register(billingRoutes, {
+    config, logger: deps.logger, tokens: services.tokens, ...services.billing, entitlements: services.entitlements, sessions: services.sessions,
   });
   await app.register(notificationsRoutes, { tokens: services.tokens, notifications: services.engagement.notifications });
   return app as unknown as FastifyInstance;

@@ -109,6 +109,22 @@ export interface Config {
     /** Licence and key requests per viewer token per minute. */
     licenseRequestsPerMinute: number;
   };
+  /** Subscriptions and entitlements (README "Plans, subscriptions and payments"). */
+  billing: {
+    /** Who takes payments: the built-in test checkout (`local`) or Stripe. */
+    provider: 'local' | 'stripe';
+    stripeSecretKey?: string;
+    /** STRIPE_WEBHOOK_SECRET (`whsec_...`): webhook signatures are checked against it. */
+    stripeWebhookSecret?: string;
+    /** STRIPE_API_URL: another Stripe API base (a local server speaking Stripe's wire format, in tests). */
+    stripeApiUrl?: string;
+    /** A past_due subscription keeps its entitlements this long after the payment failed. */
+    pastDueGraceSeconds: number;
+    /** A playback session's lease lives this long after its last heartbeat (or licence renewal). */
+    playbackLeaseSeconds: number;
+    /** Concurrent title playbacks of an account without a subscription (free titles). */
+    freeStreamingLimit: number;
+  };
   /** Internal URL services use to reach control-api when split into processes. */
   controlApiUrl: string;
   /** Shared secret for service-to-service calls (ingest → control-api authorization). */
@@ -345,6 +361,7 @@ export function loadConfig(env: Env = process.env, opts: { localSecrets?: boolea
       keyRotationSegments: num(env, 'KEY_ROTATION_SEGMENTS', 0, 0, 1_000_000),
       licenseRequestsPerMinute: num(env, 'LICENSE_REQUESTS_PER_MINUTE', 120, 1, 1_000_000),
     },
+    billing: billingConfig(env),
     controlApiUrl: str(env, 'CONTROL_API_URL', `http://127.0.0.1:${ports.api}`),
     internalToken: env.INTERNAL_TOKEN || crypto.randomBytes(24).toString('hex'),
   };
@@ -369,6 +386,26 @@ function oneOf<T extends string>(env: Env, name: string, values: readonly T[], d
   const v = str(env, name, def);
   if (!values.includes(v as T)) throw new ConfigError(`${name}=${v} must be one of ${values.join(', ')}`);
   return v as T;
+}
+
+/** PAYMENT_PROVIDER and its Stripe settings: stripe needs both the secret key and the webhook secret. */
+function billingConfig(env: Env): Config['billing'] {
+  const provider = oneOf(env, 'PAYMENT_PROVIDER', ['local', 'stripe'] as const, 'local');
+  const stripeSecretKey = env.STRIPE_SECRET_KEY || undefined;
+  const stripeWebhookSecret = env.STRIPE_WEBHOOK_SECRET || undefined;
+  if (provider === 'stripe' && (!stripeSecretKey || !stripeWebhookSecret)) {
+    throw new ConfigError('PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY (sk_...) and STRIPE_WEBHOOK_SECRET (whsec_...)');
+  }
+  if (stripeSecretKey && !/^(sk|rk)_(test|live)_/.test(stripeSecretKey)) throw new ConfigError('STRIPE_SECRET_KEY must be a secret or restricted key (sk_test_..., sk_live_..., rk_...)');
+  if (stripeWebhookSecret && !stripeWebhookSecret.startsWith('whsec_')) throw new ConfigError('STRIPE_WEBHOOK_SECRET must be the endpoint signing secret (whsec_...)');
+  const stripeApiUrl = env.STRIPE_API_URL || undefined;
+  if (stripeApiUrl && !/^https?:\/\/[^/]+\/?$/.test(stripeApiUrl)) throw new ConfigError('STRIPE_API_URL must be a scheme and host, e.g. http://127.0.0.1:12111');
+  return {
+    provider, stripeSecretKey, stripeWebhookSecret, stripeApiUrl,
+    pastDueGraceSeconds: num(env, 'PAST_DUE_GRACE_SECONDS', 3 * 86_400, 0, 90 * 86_400),
+    playbackLeaseSeconds: num(env, 'PLAYBACK_LEASE_SECONDS', 90, 5, 3600),
+    freeStreamingLimit: num(env, 'FREE_STREAMING_LIMIT', 2, 0, 100),
+  };
 }
 
 /** KEY_ENCRYPTION_KEY: 64 hex digits (AES-256 key wrap, RFC 3394); unset means encryption is off. */

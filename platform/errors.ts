@@ -5,6 +5,8 @@ export class AppError extends Error {
     readonly code: string,
     message: string,
     readonly title?: string,
+    /** Extension members of the problem document (RFC 9457 §3.2), e.g. the sessions a stream limit counts. */
+    readonly extensions?: Record<string, unknown>,
   ) {
     super(message);
   }

@@ -15,12 +15,25 @@ export const PLAYBACK_TOKEN_AUDIENCE = 'streamforge-playback';
 /** The longest a playback token may live (exp − iat); the edge refuses longer ones. */
 export const PLAYBACK_TOKEN_MAX_TTL_SECONDS = 86_400;
 
+/** The claims a playback token may carry besides its media (`sub`). */
+export interface PlaybackTokenClaims {
+  sub: string;
+  /** The profile it was issued to. */
+  pid?: string;
+  /** The playback session (stream slot) it belongs to: licence requests renew it. */
+  sid?: string;
+  /** The tallest rendition it may fetch, in lines: the edge trims playlists and refuses taller renditions. */
+  maxh?: number;
+}
+
 /** Signs a playback token for one stream or asset (and, when given, one profile), valid for ttlSeconds (at most a day). */
-export function signPlaybackToken(key: string, claims: { sub: string; ttlSeconds: number; pid?: string }): string {
+export function signPlaybackToken(key: string, claims: PlaybackTokenClaims & { ttlSeconds: number }): string {
   if (!key) throw new Error('playback signing key is empty');
   if (!(claims.ttlSeconds > 0)) throw new Error('ttlSeconds must be positive');
   if (claims.ttlSeconds > PLAYBACK_TOKEN_MAX_TTL_SECONDS) throw new Error(`ttlSeconds must be at most ${PLAYBACK_TOKEN_MAX_TTL_SECONDS}`);
-  return jwt.sign(claims.pid ? { sub: claims.sub, pid: claims.pid } : { sub: claims.sub }, key, {
+  const { ttlSeconds: _ttl, ...rest } = claims;
+  const payload = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+  return jwt.sign(payload, key, {
     algorithm: PLAYBACK_TOKEN_ALGORITHM,
     expiresIn: Math.ceil(claims.ttlSeconds),
     issuer: PLAYBACK_TOKEN_ISSUER,
@@ -29,12 +42,14 @@ export function signPlaybackToken(key: string, claims: { sub: string; ttlSeconds
   });
 }
 
-/** A verified playback token: the media it names, when it expires, and the profile it was issued to. */
+/** A verified playback token: the media it names, when it expires, the profile, session and resolution cap it was issued with. */
 export interface VerifiedPlaybackToken {
   sub: string;
   expMs: number;
   /** The profile the token is bound to (encrypted media and catalog titles). */
   pid?: string;
+  sid?: string;
+  maxh?: number;
 }
 
 /**
@@ -50,11 +65,18 @@ export function verifyPlaybackToken(key: string, token: string): VerifiedPlaybac
     return err instanceof jwt.TokenExpiredError ? 'expired' : 'invalid';
   }
   if (verified.header.typ !== PLAYBACK_TOKEN_TYPE || typeof verified.payload !== 'object') return 'invalid';
-  const claims = verified.payload as { sub?: unknown; exp?: unknown; iat?: unknown; pid?: unknown };
+  const claims = verified.payload as { sub?: unknown; exp?: unknown; iat?: unknown; pid?: unknown; sid?: unknown; maxh?: unknown };
   // jsonwebtoken accepts tokens without exp; playback tokens must expire, and within a day of issue.
   if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number' || typeof claims.iat !== 'number') return 'invalid';
   if (claims.exp - claims.iat > PLAYBACK_TOKEN_MAX_TTL_SECONDS) return 'invalid';
-  return { sub: claims.sub, expMs: claims.exp * 1000, ...(typeof claims.pid === 'string' ? { pid: claims.pid } : {}) };
+  if (claims.maxh !== undefined && !(Number.isInteger(claims.maxh) && (claims.maxh as number) > 0)) return 'invalid';
+  return {
+    sub: claims.sub,
+    expMs: claims.exp * 1000,
+    ...(typeof claims.pid === 'string' ? { pid: claims.pid } : {}),
+    ...(typeof claims.sid === 'string' ? { sid: claims.sid } : {}),
+    ...(typeof claims.maxh === 'number' ? { maxh: claims.maxh } : {}),
+  };
 }
 
 /**

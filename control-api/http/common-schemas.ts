@@ -16,7 +16,7 @@ export const ProblemSchema = Type.Object(
     detail: Type.String(),
     code: Type.String({ description: 'Stable machine-readable error code, e.g. EMAIL_TAKEN' }),
   },
-  { description: 'application/problem+json (RFC 9457)' },
+  { description: 'application/problem+json (RFC 9457); some problems add extension members (e.g. `sessions` on STREAM_LIMIT_REACHED)', additionalProperties: true },
 );
 
 /** Error responses every route may give; documented once per route. */

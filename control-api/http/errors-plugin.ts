@@ -16,7 +16,7 @@ const FASTIFY_ERRORS: Record<string, { status: number; code: string; detail?: st
 
 /** The problem a thrown error becomes; anything unexpected is a 500 that reveals nothing. */
 export function toProblem(err: FastifyError | Error): Problem {
-  if (err instanceof AppError) return problem(err.status, err.code, err.message, err.title);
+  if (err instanceof AppError) return { ...err.extensions, ...problem(err.status, err.code, err.message, err.title) };
   const fe = err as FastifyError;
   if (fe.validation) return problem(400, 'VALIDATION_FAILED', validationDetail(fe));
   const known = fe.code ? FASTIFY_ERRORS[fe.code] : undefined;

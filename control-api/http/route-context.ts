@@ -11,6 +11,9 @@ import type { PlaybackPolicies } from '../playback/playback-policies.js';
 import type { KeyStore } from '../playback/key-store.js';
 import type { CatalogDomain } from '../catalog/index.js';
 import type { EngagementDomain } from '../engagement/index.js';
+import type { BillingDomain } from '../billing/index.js';
+import type { Entitlements } from '../playback/entitlements.js';
+import type { PlaybackSessions } from '../playback/playback-sessions.js';
 
 /** The fastify instance the route plugins see: TypeBox schemas type each handler's request and reply. */
 export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -28,6 +31,11 @@ export interface Services {
   keys: KeyStore;
   catalog: CatalogDomain;
   engagement: EngagementDomain;
+  billing: BillingDomain;
+  /** Concurrent playbacks (leases in LiveState). */
+  sessions: PlaybackSessions;
+  /** The one playback decision: plan, subscription, stream limit, resolution cap. */
+  entitlements: Entitlements;
 }
 
 /** Options every route plugin receives. */

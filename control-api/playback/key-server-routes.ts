@@ -22,6 +22,11 @@ export interface KeyServerDeps {
   keyOwners: (mediaId: string) => Promise<string[]>;
   liveState: LiveState;
   metrics: Registry;
+  /**
+   * A licence for a token of a playback session renews that session's stream slot and checks its
+   * entitlement again: a refusal (subscription ended, slot lost) refuses the licence.
+   */
+  renewSession?: (sessionId: string) => Promise<void>;
 }
 
 const ClearKeyRequest = Type.Object(
@@ -48,7 +53,7 @@ const CORS = {
 };
 
 /** Licence and key routes. */
-export const keyServerRoutes: FastifyPluginAsyncTypebox<KeyServerDeps> = async (app, { config, keys, keyOwners, liveState, metrics }) => {
+export const keyServerRoutes: FastifyPluginAsyncTypebox<KeyServerDeps> = async (app, { config, keys, keyOwners, liveState, metrics, renewSession }) => {
   const requests = (metrics.getSingleMetric('drm_license_requests_total') as Counter<'kind' | 'outcome'> | undefined) ?? new Counter({
     name: 'drm_license_requests_total',
     help: 'Key server requests by kind (clearkey, aes-128) and outcome (granted, refused, rate_limited, not_found)',
@@ -57,7 +62,7 @@ export const keyServerRoutes: FastifyPluginAsyncTypebox<KeyServerDeps> = async (
   });
   // A player sends the same token with every licence request: verified tokens are memoised (bounded), so a
   // repeat costs a map look-up instead of an HMAC and a JSON parse. Only valid tokens are kept.
-  const verified = new LRUCache<string, { sub: string; expMs: number }>({ max: 10_000 });
+  const verified = new LRUCache<string, { sub: string; expMs: number; sid?: string }>({ max: 10_000 });
   const limiter = new FixedWindowLimiter({ liveState }, { prefix: 'drm-licence', max: config.drm.licenseRequestsPerMinute, windowSeconds: 60 });
 
   // EME CDMs hand the player a licence challenge it posts as raw bytes, often with no or a generic
@@ -98,7 +103,7 @@ export const keyServerRoutes: FastifyPluginAsyncTypebox<KeyServerDeps> = async (
           ? new AppError(403, 'PLAYBACK_TOKEN_EXPIRED', 'the playback token has expired: ask POST /v1/playback-tokens for a new one')
           : new AppError(403, 'PLAYBACK_TOKEN_INVALID', 'the playback token is malformed or its signature does not verify');
       }
-      v = { sub: fresh.sub, expMs: fresh.expMs };
+      v = { sub: fresh.sub, expMs: fresh.expMs, ...(fresh.sid ? { sid: fresh.sid } : {}) };
       verified.set(token, v);
     }
     try {
@@ -106,6 +111,14 @@ export const keyServerRoutes: FastifyPluginAsyncTypebox<KeyServerDeps> = async (
     } catch (err) {
       requests.inc({ kind, outcome: 'rate_limited' });
       throw err;
+    }
+    if (v.sid && renewSession) {
+      try {
+        await renewSession(v.sid);
+      } catch (err) {
+        requests.inc({ kind, outcome: 'refused' });
+        throw err;
+      }
     }
     return { mediaId: v.sub };
   }

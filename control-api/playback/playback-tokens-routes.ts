@@ -15,6 +15,9 @@ const PlaybackTokenRequest = Type.Object(
     assetId: Type.Optional(Type.String({ format: 'uuid', description: 'an asset (recording) of yours' })),
     titleId: Type.Optional(Type.String({ format: 'uuid', description: 'a published catalog title (needs the active profile)' })),
     profileId: Type.Optional(Type.String({ format: 'uuid', description: 'the profile that will watch (or X-Profile-Id): needed for titleId, binds the token to it for your own media' })),
+    deviceId: Type.Optional(Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9._:-]+$', description: 'the playing device (a stable id the client keeps): a device starting again reuses its stream slot; GET /v1/devices lists them' })),
+    deviceName: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'shown in device lists, e.g. "Living room TV"' })),
+    deviceType: Type.Optional(Type.String({ minLength: 1, maxLength: 30, description: 'tv, phone, tablet, desktop, web...' })),
     ttlSeconds: Type.Optional(Type.Integer({ minimum: 30, maximum: 86_400, default: 3600 })),
   },
   { additionalProperties: false },
@@ -33,6 +36,8 @@ const PlaybackTokenResponse = Type.Object({
     aes128: Type.Optional(Type.Object({ keyUrlPrefix: Type.String({ format: 'uri', description: 'HLS AES-128 key URIs start here; the player adds ?token= (or Authorization: Bearer) when it fetches them' }) })),
   })),
   titleId: Type.Optional(Type.String({ format: 'uuid' })),
+  sessionId: Type.Optional(Type.String({ description: 'titleId: the playback session holding a stream slot; renew it with POST /v1/playback-sessions/:id/heartbeat every 30 s (licence requests renew it too), end it with DELETE' })),
+  maxResolution: Type.Optional(Type.Integer({ description: "titleId: the plan's tallest rendition (lines); playlists list no taller one and the edge refuses them" })),
   resumeFromSeconds: Type.Optional(Type.Number({ description: "titleId: where the profile stopped (0 when new or finished)" })),
 });
 
@@ -43,13 +48,16 @@ interface PlaybackGrant {
   profileId?: string;
   encryption: EncryptionMode;
   resume?: { titleId: string; resumeFromSeconds: number };
+  sessionId?: string;
+  maxResolution?: number;
 }
 
 /**
  * The one answer to "may this profile play this media now", which tokens (and through them licences)
  * rest on: your own stream or asset (any of your profiles, or none), or a published title the active
- * profile may watch (403 MATURITY_RESTRICTED above its ceiling). Subscriptions add entitlements and
- * concurrent-stream limits here.
+ * profile may watch (403 MATURITY_RESTRICTED above its ceiling) and the account's plan allows
+ * (Entitlements: PLAN_REQUIRED, SUBSCRIPTION_INACTIVE, STREAM_LIMIT_REACHED; a stream slot and a
+ * resolution cap).
  */
 async function decidePlayback(services: RouteContext['services'], config: RouteContext['config'], req: { headers: FastifyRequest['headers']; body: Static<typeof PlaybackTokenRequest> }): Promise<PlaybackGrant> {
   const { accountId } = services.tokens.authenticate(req.headers.authorization);
@@ -59,7 +67,13 @@ async function decidePlayback(services: RouteContext['services'], config: RouteC
     const viewer = await resolveViewer(services, { headers: req.headers, query: { profileId } });
     const profile = requireProfile(viewer);
     const title = await services.catalog.titles.playable(profile.maturityCeiling, titleId);
+    const { deviceId, deviceName, deviceType } = req.body;
+    const entitled = await services.entitlements.forTitle({
+      accountId, profileId: profile.id, title, ...(deviceId ? { device: { id: deviceId, name: deviceName, type: deviceType } } : {}),
+    });
     return {
+      sessionId: entitled.session.id,
+      maxResolution: entitled.maxResolution,
       sub: title.assetId,
       playback: toAssetPlaybackUrls(config, title.assetId),
       profileId: profile.id,
@@ -91,9 +105,10 @@ export const playbackTokensRoutes: FastifyPluginAsyncTypebox<RouteContext> = asy
     async (req, reply) => {
       const key = config.edge.playbackSigningKey;
       const grant = await decidePlayback(services, config, req);
+      if (!key && grant.sessionId) await services.sessions.end(services.tokens.authenticate(req.headers.authorization).accountId, grant.sessionId);
       if (!key) throw new AppError(409, 'PLAYBACK_SIGNING_DISABLED', 'this server has no PLAYBACK_SIGNING_KEY: playback URLs need no token');
       const ttlSeconds = req.body.ttlSeconds ?? 3600;
-      const token = signPlaybackToken(key, { sub: grant.sub, ttlSeconds, ...(grant.profileId ? { pid: grant.profileId } : {}) });
+      const token = signPlaybackToken(key, { sub: grant.sub, ttlSeconds, pid: grant.profileId, sid: grant.sessionId, maxh: grant.maxResolution });
       const signed = (url: string) => {
         const u = new URL(url);
         u.pathname = `/t/${token}${u.pathname}`;
@@ -110,6 +125,8 @@ export const playbackTokensRoutes: FastifyPluginAsyncTypebox<RouteContext> = asy
         playback: { hls: signed(grant.playback.hls), dash: signed(grant.playback.dash) },
         ...(grant.profileId ? { profileId: grant.profileId } : {}),
         ...(drm ? { drm } : {}),
+        ...(grant.sessionId ? { sessionId: grant.sessionId } : {}),
+        ...(grant.maxResolution ? { maxResolution: grant.maxResolution } : {}),
         ...grant.resume,
       };
     },

@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import {
   createLogger, createMetricsRegistry, loadConfig, MemoryBus, MemoryLiveState, migrate, openPglite,
-  type Config, type Registry, type Sql,
+  type Config, type LiveState, type Registry, type Sql,
 } from '../../platform/index.js';
 import { buildControlApi, createServices, type ControlApiBusTopics } from '../app.js';
 import type { Services } from '../http/route-context.js';
@@ -43,12 +43,12 @@ export interface TestApp {
 }
 
 /** Builds the app like main.ts does, with memory adapters; `logStream` captures logs at info level. */
-export async function createTestApp(opts: { env?: Record<string, string>; sql?: Sql; logStream?: Writable } = {}): Promise<TestApp> {
+export async function createTestApp(opts: { env?: Record<string, string>; sql?: Sql; liveState?: LiveState; logStream?: Writable } = {}): Promise<TestApp> {
   const config = loadConfig({ ...TEST_ENV, ...opts.env });
   const sql = opts.sql ?? (await openPglite());
   await migrate(sql, controlApiMigrations);
   const logger = opts.logStream ? createLogger('info', opts.logStream) : createLogger('silent');
-  const liveState = new MemoryLiveState();
+  const liveState = opts.liveState ?? new MemoryLiveState();
   const bus = new MemoryBus<ControlApiBusTopics>({ logger });
   const metrics = createMetricsRegistry(false);
   const deps = { sql, liveState, logger, metrics, bus };
@@ -72,7 +72,7 @@ export async function createTestApp(opts: { env?: Record<string, string>; sql?: 
     async close() {
       await app.close();
       await bus.close();
-      await liveState.close();
+      if (!opts.liveState) await liveState.close();
       if (!opts.sql) await sql.close();
     },
   };

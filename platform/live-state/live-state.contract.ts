@@ -157,6 +157,31 @@ export function liveStateContract(name: string, open: () => Promise<LiveStateSub
       expect(await b.readLog(trimmed, 0)).toEqual([]);
     });
 
+    it('grants leases up to a limit across processes, renews holders, frees slots on release and expiry', async () => {
+      const set = key('leases');
+      const limit = { limit: 2, ttlMs: 600 };
+      expect(await a.claimLease(set, 'tv', limit)).toEqual({ granted: true, holders: ['tv'] });
+      expect(await b.claimLease(set, 'phone', limit)).toEqual({ granted: true, holders: ['tv', 'phone'] });
+      // Full: a third member is refused and told who holds the slots; a holder renews.
+      expect(await a.claimLease(set, 'laptop', limit)).toEqual({ granted: false, holders: ['tv', 'phone'] });
+      expect((await b.claimLease(set, 'tv', limit)).granted).toBe(true);
+      expect(await a.leases(set)).toEqual(['phone', 'tv']);
+      await b.releaseLease(set, 'phone');
+      await b.releaseLease(set, 'phone'); // twice is harmless
+      expect(await a.claimLease(set, 'laptop', limit)).toEqual({ granted: true, holders: ['tv', 'laptop'] });
+      // Only 'laptop' renews; 'tv' expires and its slot is free again.
+      await sleep(350);
+      await a.claimLease(set, 'laptop', limit);
+      await sleep(350);
+      expect(await b.leases(set)).toEqual(['laptop']);
+      expect((await b.claimLease(set, 'phone', limit)).granted).toBe(true);
+      // Concurrent claims never overshoot the limit.
+      const race = key('race');
+      const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).claimLease(race, `m${i}`, { limit: 3, ttlMs: 5000 })));
+      expect(claims.filter((c) => c.granted)).toHaveLength(3);
+      expect(await a.leases(race)).toHaveLength(3);
+    });
+
     it('announces an append to listeners after the entry is readable, and expires idle logs', async () => {
       const log = key('alog');
       const channel = key('ach');

@@ -17,6 +17,12 @@ export interface AppendOptions {
   notify?: { channel: string; message: string };
 }
 
+/** The answer to a lease claim: whether the member holds a lease now, and every live holder (itself included when granted). */
+export interface LeaseClaim {
+  granted: boolean;
+  holders: string[];
+}
+
 /**
  * Shared, short-lived state that several processes must agree on: which parts exist now,
  * blocking-reload wake-ups, rate-limit counters, and short append-only logs (the live catalog). In-process (default) or Redis.
@@ -35,6 +41,16 @@ export interface LiveState {
   append(log: string, seq: number, data: string, opts: AppendOptions): Promise<void>;
   /** Entries with a seq greater than afterSeq, oldest first (an empty list for a missing log). */
   readLog(log: string, afterSeq: number): Promise<LogEntry[]>;
+  /**
+   * Claims (or renews) a lease for member in a bounded set, atomically across processes: leases
+   * expire ttlMs after their last claim; a member already holding one is renewed, a new one is
+   * granted only while fewer than limit live leases exist. Concurrent-stream limits rest on it.
+   */
+  claimLease(set: string, member: string, opts: { limit: number; ttlMs: number }): Promise<LeaseClaim>;
+  /** Ends member's lease (a missing one is fine). */
+  releaseLease(set: string, member: string): Promise<void>;
+  /** The members holding a live lease, oldest claim first. */
+  leases(set: string): Promise<string[]>;
   /** Fire-and-forget notification to every process subscribed to channel. */
   notify(channel: string, message: string): Promise<void>;
   /** Receives notifications on channel until unsubscribed. */

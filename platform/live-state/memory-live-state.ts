@@ -1,13 +1,15 @@
 import { EventEmitter } from 'node:events';
 import type { Unsubscribe } from '../bus/bus.js';
 import type { Logger } from '../logger.js';
-import type { AppendOptions, LiveState, LogEntry } from './live-state.js';
+import type { AppendOptions, LeaseClaim, LiveState, LogEntry } from './live-state.js';
 
 /** In-process LiveState for one-process mode and tests. */
 export class MemoryLiveState implements LiveState {
   private readonly values = new Map<string, { value: string; expiresAt: number }>();
   private readonly logs = new Map<string, { entries: LogEntry[]; expiresAt: number }>();
   private readonly channels = new EventEmitter();
+  /** Lease sets: member → expiry (ms since epoch), in claim order. */
+  private readonly leaseSets = new Map<string, Map<string, number>>();
   private writes = 0;
 
   /** The logger (optional) hears about listeners that throw. */
@@ -87,6 +89,35 @@ export class MemoryLiveState implements LiveState {
     return entries.slice(lo);
   }
 
+  /** The set's live leases, expired ones dropped. */
+  private liveLeases(set: string): Map<string, number> {
+    const leases = this.leaseSets.get(set) ?? new Map<string, number>();
+    const now = Date.now();
+    for (const [member, expiresAt] of leases) if (expiresAt <= now) leases.delete(member);
+    if (leases.size === 0) this.leaseSets.delete(set);
+    return leases;
+  }
+
+  async claimLease(set: string, member: string, opts: { limit: number; ttlMs: number }): Promise<LeaseClaim> {
+    const leases = this.liveLeases(set);
+    const granted = leases.has(member) || leases.size < opts.limit;
+    if (granted) {
+      // A renewal moves the member last, as a later claim (Redis scores it by expiry the same way).
+      leases.delete(member);
+      leases.set(member, Date.now() + opts.ttlMs);
+      this.leaseSets.set(set, leases);
+    }
+    return { granted, holders: [...leases.keys()] };
+  }
+
+  async releaseLease(set: string, member: string): Promise<void> {
+    this.leaseSets.get(set)?.delete(member);
+  }
+
+  async leases(set: string): Promise<string[]> {
+    return [...this.liveLeases(set).keys()];
+  }
+
   async notify(channel: string, message: string): Promise<void> {
     // Each listener on its own: one that throws neither fails notify() nor starves the others (as with Redis).
     for (const listener of this.channels.listeners(channel) as ((m: string) => void)[]) {
@@ -109,5 +140,6 @@ export class MemoryLiveState implements LiveState {
     this.channels.removeAllListeners();
     this.values.clear();
     this.logs.clear();
+    this.leaseSets.clear();
   }
 }

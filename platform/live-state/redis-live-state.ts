@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Unsubscribe } from '../bus/bus.js';
 import type { Logger } from '../logger.js';
-import type { AppendOptions, LiveState, LogEntry } from './live-state.js';
+import type { AppendOptions, LeaseClaim, LiveState, LogEntry } from './live-state.js';
 
 /** Where the shared live state lives. */
 export interface RedisLiveStateConfig {
@@ -22,9 +22,38 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
 
+/**
+ * A lease claim on a sorted set scored by expiry (ms, the server's clock, so process clocks do not
+ * matter): drop the expired, renew a holder or add one while below the limit, keep the set alive as
+ * long as its newest lease. Returns {granted, holders...}.
+ */
+const CLAIM_LEASE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local limit = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local granted = 0
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  granted = 1
+end
+local holders = redis.call('ZRANGE', KEYS[1], 0, -1)
+table.insert(holders, 1, granted)
+return holders`;
+
+/** The live members of a lease set (server clock), oldest claim first. */
+const LIVE_LEASES = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')`;
+
 /** The script as a command ioredis runs by EVALSHA (falling back to EVAL once per connection). */
 interface WithIncrTtl {
   incrWithTtl(key: string, ttlMs: number): Promise<number>;
+  claimLease(key: string, member: string, limit: number, ttlMs: number): Promise<[number, ...string[]]>;
+  liveLeases(key: string): Promise<string[]>;
 }
 
 /**
@@ -48,6 +77,8 @@ export class RedisLiveState implements LiveState {
     this.prefix = config.keyPrefix ?? 'live:';
     this.cmd = this.connect('cmd') as Redis & WithIncrTtl;
     this.cmd.defineCommand('incrWithTtl', { numberOfKeys: 1, lua: INCR_WITH_TTL });
+    this.cmd.defineCommand('claimLease', { numberOfKeys: 1, lua: CLAIM_LEASE });
+    this.cmd.defineCommand('liveLeases', { numberOfKeys: 1, lua: LIVE_LEASES });
   }
 
   private connect(role: string): Redis {
@@ -89,6 +120,19 @@ export class RedisLiveState implements LiveState {
   async readLog(log: string, afterSeq: number): Promise<LogEntry[]> {
     const rows = await this.cmd.xrange(this.prefix + log, `${afterSeq + 1}-0`, '+');
     return rows.map(([id, fields]) => ({ seq: Number(id.slice(0, id.indexOf('-'))), data: fields[1] }));
+  }
+
+  async claimLease(set: string, member: string, opts: { limit: number; ttlMs: number }): Promise<LeaseClaim> {
+    const [granted, ...holders] = await this.cmd.claimLease(this.prefix + set, member, opts.limit, Math.max(1, Math.round(opts.ttlMs)));
+    return { granted: Number(granted) === 1, holders };
+  }
+
+  async releaseLease(set: string, member: string): Promise<void> {
+    await this.cmd.zrem(this.prefix + set, member);
+  }
+
+  async leases(set: string): Promise<string[]> {
+    return this.cmd.liveLeases(this.prefix + set);
   }
 
   async notify(channel: string, message: string): Promise<void> {

@@ -1,0 +1,77 @@
+import { AppError, type Config } from '../../platform/index.js';
+import type { DeviceInput, DeviceService } from '../billing/devices.js';
+import type { PlanService } from '../billing/plans.js';
+import type { BillingService } from '../billing/subscriptions.js';
+import type { PlaybackSessions, PlaybackSessionView } from './playback-sessions.js';
+
+/** What a viewer may do with a title they may play. */
+export interface EntitlementGrant {
+  session: PlaybackSessionView;
+  /** The tallest rendition the plan allows (lines); none without a cap. */
+  maxResolution?: number;
+  planId?: string;
+}
+
+/** A title as entitlements see it. */
+export interface EntitledTitle {
+  id: string;
+  requiredPlan: string | null;
+}
+
+/**
+ * The one "may this account play this title now, and how" decision, after the catalog's (published,
+ * the profile's maturity ceiling): a title with a `requiredPlan` needs a subscription that entitles
+ * now (403 SUBSCRIPTION_INACTIVE) on a plan of that tier or above (403 PLAN_REQUIRED); every title
+ * playback holds one of the plan's concurrent streams (403 STREAM_LIMIT_REACHED; without a
+ * subscription, FREE_STREAMING_LIMIT of free titles); the plan caps the resolution. Tokens,
+ * heartbeats and licence renewals all ask here.
+ */
+export class Entitlements {
+  constructor(
+    private readonly deps: { billing: BillingService; plans: PlanService; sessions: PlaybackSessions; devices: DeviceService },
+    private readonly config: Config['billing'],
+  ) {}
+
+  /** The plan limits for a title, or the refusal. */
+  private async limits(accountId: string, requiredPlan: string | null): Promise<{ streamingLimit: number; maxResolution?: number; planId?: string }> {
+    const sub = await this.deps.billing.current(accountId);
+    if (requiredPlan) {
+      if (!sub?.entitled) {
+        const why = !sub ? 'this account has no subscription' : sub.row.status === 'past_due' ? 'the last payment failed and the grace period is over' : `the subscription is ${sub.row.status}`;
+        throw new AppError(403, 'SUBSCRIPTION_INACTIVE', `${why}: this title needs the ${requiredPlan} plan or above (POST /v1/subscriptions/checkout)`, undefined, { requiredPlan });
+      }
+      if (sub.plan.tier < (await this.deps.plans.tierOf(requiredPlan))) {
+        throw new AppError(403, 'PLAN_REQUIRED', `this title needs the ${requiredPlan} plan or above; this account has ${sub.plan.name}: change plans in the portal (POST /v1/subscriptions/portal)`, undefined, { requiredPlan, currentPlan: sub.plan.id });
+      }
+    }
+    if (sub?.entitled) return { streamingLimit: sub.plan.streaming_limit, maxResolution: sub.plan.max_resolution, planId: sub.plan.id };
+    if (this.config.freeStreamingLimit === 0) throw new AppError(403, 'SUBSCRIPTION_INACTIVE', 'playback needs a subscription (POST /v1/subscriptions/checkout)');
+    return { streamingLimit: this.config.freeStreamingLimit };
+  }
+
+  async forTitle(input: { accountId: string; profileId: string; title: EntitledTitle; device?: DeviceInput }): Promise<EntitlementGrant> {
+    const { accountId, title, device } = input;
+    const limits = await this.limits(accountId, title.requiredPlan);
+    if (device) await this.deps.devices.touch(accountId, device);
+    const session = await this.deps.sessions.start(
+      accountId,
+      { profileId: input.profileId, titleId: title.id, requiredPlan: title.requiredPlan ?? undefined, ...(device ? { deviceId: device.id, deviceName: device.name, deviceType: device.type } : {}) },
+      limits.streamingLimit,
+    );
+    return { session, ...(limits.maxResolution ? { maxResolution: limits.maxResolution } : {}), ...(limits.planId ? { planId: limits.planId } : {}) };
+  }
+
+  /** A licence renewal: the session named by a playback token, whoever's account it is. */
+  async renewById(sessionId: string): Promise<PlaybackSessionView> {
+    const owner = await this.deps.sessions.ownerOf(sessionId);
+    if (!owner) throw new AppError(403, 'SESSION_ENDED', 'this playback session was ended (or signed out): start playback again');
+    return this.renew(owner, sessionId);
+  }
+
+  /** A heartbeat (or licence renewal): the subscription still entitles and the session keeps its slot. */
+  async renew(accountId: string, sessionId: string): Promise<PlaybackSessionView> {
+    const session = await this.deps.sessions.get(accountId, sessionId);
+    const limits = await this.limits(accountId, session.requiredPlan ?? null);
+    return this.deps.sessions.renew(accountId, sessionId, limits.streamingLimit);
+  }
+}
