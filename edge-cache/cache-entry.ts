@@ -152,6 +152,14 @@ export class CacheEntry implements EntryInit {
     });
   }
 
+  /** The same response with another body (a capped manifest): its own validator, the same freshness. */
+  static derivedFrom(entry: CacheEntry, body: Buffer): CacheEntry {
+    return new CacheEntry({
+      key: entry.key, status: entry.status, headers: entry.headers, body, etag: etagOf(body), storedAt: entry.storedAt, ageAtStore: entry.ageAtStore,
+      freshUntil: entry.freshUntil, usableUntil: entry.usableUntil, immutable: entry.immutable, lastModified: entry.lastModified,
+    });
+  }
+
   /** Current Age in whole seconds. */
   age(now: number): number {
     return this.ageAtStore + Math.max(0, Math.floor((now - this.storedAt) / 1000));

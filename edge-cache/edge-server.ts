@@ -12,7 +12,8 @@ import { resolveEdgeConfig } from './edge-config.js';
 import { EdgeMetrics } from './edge-metrics.js';
 import { PREFLIGHT_HEADERS, respondWithEntry, sendProblem, type Served } from './entry-responder.js';
 import { OriginPool, UpstreamError } from './origin-pool.js';
-import { PlaybackAuth, VERDICT_RESPONSE } from './playback-auth.js';
+import { PlaybackAuth, VERDICT_RESPONSE, type RenditionCap } from './playback-auth.js';
+import { CappedManifests, isRenditionList, renditionOf } from './rendition-cap.js';
 import { bearerToken, parseTarget, type MediaTarget } from './request-target.js';
 import { CompleteWaiter, StreamWaiter, type WaiterHost } from './waiters.js';
 
@@ -47,6 +48,7 @@ export class EdgeServer implements WaiterHost {
   private readonly metrics: EdgeMetrics;
   private readonly registry: Registry;
   private readonly policies?: PolicyCache;
+  private readonly capped = new CappedManifests();
 
   constructor(deps: EdgeDeps, config: EdgeConfig) {
     this.config = resolveEdgeConfig(config);
@@ -198,7 +200,12 @@ export class EdgeServer implements WaiterHost {
         );
         return;
       }
-      if (policy === 'public') return this.serveMedia(req, res, target);
+      if (policy === 'public') {
+        // Public media plays without a token; one presented with a plan's resolution cap still caps it.
+        const token = this.auth && (target.token ?? bearerToken(req.headers.authorization));
+        const cap = token && this.auth!.check(target.mediaId, token) === 'ok' ? this.auth!.capOf(token) : undefined;
+        return cap ? this.serveCapped(req, res, target, cap) : this.serveMedia(req, res, target);
+      }
       // Deleted (or never existed): nothing is served, cached copies included.
       if (policy === 'gone') return this.finished(sendProblem(res, 404, 'NOT_FOUND', 'no such stream or asset', [], headOnly), 'bypass');
       if (!this.auth) {
@@ -206,14 +213,43 @@ export class EdgeServer implements WaiterHost {
       }
     }
     if (this.auth) {
-      const verdict = this.auth.check(target.mediaId, target.token ?? bearerToken(req.headers.authorization));
+      const token = target.token ?? bearerToken(req.headers.authorization);
+      const verdict = this.auth.check(target.mediaId, token);
       if (verdict !== 'ok') {
         const r = VERDICT_RESPONSE[verdict];
         const challenge = r.status === 401 ? 'Bearer realm="playback"' : 'Bearer realm="playback", error="invalid_token"';
         return this.finished(sendProblem(res, r.status, r.code, r.detail, ['www-authenticate', challenge], headOnly), 'bypass');
       }
+      const cap = this.auth.capOf(token!);
+      if (cap) return this.serveCapped(req, res, target, cap);
     }
     this.serveMedia(req, res, target);
+  }
+
+  /**
+   * A request under a plan's resolution cap: a rendition it leaves out is 403, a manifest is served
+   * without the taller renditions (derived from the one cached copy), anything else as usual.
+   */
+  private serveCapped(req: http.IncomingMessage, res: http.ServerResponse, t: MediaTarget, cap: RenditionCap): void {
+    const rendition = renditionOf(t.key);
+    if (rendition !== undefined && cap.excluded.has(rendition)) {
+      return this.finished(sendProblem(res, 403, 'RENDITION_NOT_ALLOWED', `this playback is capped at ${cap.maxh} lines: rendition ${rendition} is above it`, [], req.method === 'HEAD'), 'bypass');
+    }
+    if (!isRenditionList(t.key)) return this.serveMedia(req, res, t);
+    const now = Date.now();
+    const entry = this.store.get(t.key);
+    if (entry !== undefined && now < entry.freshUntil) return this.finished(respondWithEntry(req, res, this.capped.of(entry, cap.maxh), now, 'HIT'), 'hit');
+    if (res.destroyed) return;
+    const joining = this.coalescer.get(t.key) !== undefined;
+    const waiter = new CompleteWaiter(this, req, res, (e) => this.capped.of(e, cap.maxh));
+    if (joining) {
+      waiter.outcome = 'coalesced';
+      this.metrics.coalescedWaiter();
+    }
+    const flight: Flight = this.coalescer.join(t.key, waiter);
+    res.once('close', () => {
+      if (!waiter.done) this.coalescer.leave(flight, waiter);
+    });
   }
 
   private serveMedia(req: http.IncomingMessage, res: http.ServerResponse, t: MediaTarget): void {

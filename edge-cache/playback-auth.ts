@@ -17,6 +17,14 @@ export const VERDICT_RESPONSE: Record<Exclude<AuthVerdict, 'ok'>, { status: 401 
 interface Verified {
   sub: string;
   expMs: number;
+  /** The plan's resolution cap and the renditions it leaves out, when the token has one. */
+  cap?: RenditionCap;
+}
+
+/** What a capped token allows: renditions up to `maxh` lines; `excluded` (folder names) are refused. */
+export interface RenditionCap {
+  maxh: number;
+  excluded: ReadonlySet<string>;
 }
 
 /**
@@ -29,6 +37,11 @@ export class PlaybackAuth {
 
   constructor(private readonly key: string) {
     if (!key) throw new Error('playback signing key is empty');
+  }
+
+  /** The resolution cap of a token that check() accepted (undefined without one). */
+  capOf(token: string): RenditionCap | undefined {
+    return this.memo.get(token)?.cap;
   }
 
   /** Checks that `token` is a valid, unexpired token for `mediaId`. */
@@ -50,6 +63,7 @@ export class PlaybackAuth {
 
   private verify(token: string): Verified | 'invalid' | 'expired' {
     const v = verifyPlaybackToken(this.key, token);
-    return typeof v === 'string' ? v : { sub: v.sub, expMs: v.expMs };
+    if (typeof v === 'string') return v;
+    return { sub: v.sub, expMs: v.expMs, ...(v.maxh ? { cap: { maxh: v.maxh, excluded: new Set(v.xr ?? []) } } : {}) };
   }
 }

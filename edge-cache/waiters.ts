@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import type { CacheEntry } from './cache-entry.js';
 import type { Flight, FlightListener } from './coalescer.js';
 import type { CacheOutcome } from './contract.js';
 import { respondWithEntry, sendProblem, type Served } from './entry-responder.js';
@@ -69,6 +70,8 @@ export class CompleteWaiter implements FlightListener {
     private readonly host: WaiterHost,
     private readonly req: http.IncomingMessage,
     private readonly res: http.ServerResponse,
+    /** The form of the entry this viewer gets (a capped manifest). */
+    private readonly view: (entry: CacheEntry) => CacheEntry = (e) => e,
   ) {}
 
   onHead(flight: Flight): void {
@@ -81,7 +84,7 @@ export class CompleteWaiter implements FlightListener {
     this.done = true;
     let served: Served;
     if (flight.entry) {
-      served = respondWithEntry(this.req, this.res, flight.entry, Date.now(), 'MISS');
+      served = respondWithEntry(this.req, this.res, this.view(flight.entry), Date.now(), 'MISS');
     } else if (this.req.method === 'HEAD') {
       this.res.writeHead(flight.head!.status, flight.head!.list);
       this.res.end();

@@ -87,7 +87,7 @@ export function createLiveState(config: Config, logger: Logger = createLogger(co
 }
 export { OpsServer, sendJson, type OpsRoute, type OpsServerConfig } from './ops-server.js';
 export {
-  signPlaybackToken, verifyPlaybackToken, playbackPolicyKey, type VerifiedPlaybackToken, PLAYBACK_TOKEN_ALGORITHM, PLAYBACK_TOKEN_AUDIENCE, PLAYBACK_TOKEN_ISSUER, PLAYBACK_TOKEN_MAX_TTL_SECONDS, PLAYBACK_TOKEN_TYPE,
+  signPlaybackToken, verifyPlaybackToken, playbackPolicyKey, renditionsOverCap, type VerifiedPlaybackToken, type PlaybackTokenClaims, PLAYBACK_TOKEN_ALGORITHM, PLAYBACK_TOKEN_AUDIENCE, PLAYBACK_TOKEN_ISSUER, PLAYBACK_TOKEN_MAX_TTL_SECONDS, PLAYBACK_TOKEN_TYPE,
 } from './playback-token.js';
 export { PgBossJobQueue, type Job, type JobQueue, type QueueOptions, type SendOptions, type PgBossJobQueueOptions } from './jobs/job-queue.js';
 export { childModuleCommand } from './child-module.js';

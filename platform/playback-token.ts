@@ -24,6 +24,20 @@ export interface PlaybackTokenClaims {
   sid?: string;
   /** The tallest rendition it may fetch, in lines: the edge trims playlists and refuses taller renditions. */
   maxh?: number;
+  /** The video renditions (folder names) above the cap, which the edge refuses. */
+  xr?: string[];
+}
+
+/**
+ * The renditions a resolution cap leaves out: every one taller than `maxh`, except that the shortest
+ * always stays (a cap below every rung plays the smallest rather than nothing). control-api names
+ * them in tokens; the edge trims playlists and MPDs by the same rule.
+ */
+export function renditionsOverCap<T extends { height: number }>(renditions: readonly T[], maxh: number): T[] {
+  const over = renditions.filter((r) => r.height > maxh);
+  if (over.length < renditions.length || over.length === 0) return over;
+  const shortest = Math.min(...renditions.map((r) => r.height));
+  return over.filter((r) => r.height !== shortest);
 }
 
 /** Signs a playback token for one stream or asset (and, when given, one profile), valid for ttlSeconds (at most a day). */
@@ -50,6 +64,7 @@ export interface VerifiedPlaybackToken {
   pid?: string;
   sid?: string;
   maxh?: number;
+  xr?: string[];
 }
 
 /**
@@ -65,7 +80,7 @@ export function verifyPlaybackToken(key: string, token: string): VerifiedPlaybac
     return err instanceof jwt.TokenExpiredError ? 'expired' : 'invalid';
   }
   if (verified.header.typ !== PLAYBACK_TOKEN_TYPE || typeof verified.payload !== 'object') return 'invalid';
-  const claims = verified.payload as { sub?: unknown; exp?: unknown; iat?: unknown; pid?: unknown; sid?: unknown; maxh?: unknown };
+  const claims = verified.payload as { sub?: unknown; exp?: unknown; iat?: unknown; pid?: unknown; sid?: unknown; maxh?: unknown; xr?: unknown };
   // jsonwebtoken accepts tokens without exp; playback tokens must expire, and within a day of issue.
   if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number' || typeof claims.iat !== 'number') return 'invalid';
   if (claims.exp - claims.iat > PLAYBACK_TOKEN_MAX_TTL_SECONDS) return 'invalid';
@@ -76,6 +91,7 @@ export function verifyPlaybackToken(key: string, token: string): VerifiedPlaybac
     ...(typeof claims.pid === 'string' ? { pid: claims.pid } : {}),
     ...(typeof claims.sid === 'string' ? { sid: claims.sid } : {}),
     ...(typeof claims.maxh === 'number' ? { maxh: claims.maxh } : {}),
+    ...(Array.isArray(claims.xr) && claims.xr.every((r) => typeof r === 'string') ? { xr: claims.xr as string[] } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
@@ -137,6 +138,16 @@ describe('plans, the built-in checkout and entitlements', () => {
     expect(basicPlay.json().maxResolution).toBe(720);
     expect(verifyPlaybackToken(SIGNING.PLAYBACK_SIGNING_KEY, basicPlay.json().token)).toMatchObject({ maxh: 720, sid: basicPlay.json().sessionId, pid: profileId });
     await t.app.inject({ method: 'DELETE', url: `/v1/playback-sessions/${basicPlay.json().sessionId}`, headers: viewer.auth });
+    // The token names the renditions above the cap, from the asset's own ladder.
+    const ladderAsset = crypto.randomUUID();
+    await t.services.assets.createUploaded({ id: ladderAsset, accountId: creator.accountId, uploadId: crypto.randomUUID(), title: 'ladder' });
+    const rung = (name: string, height: number) => ({ name, width: Math.round((height * 16) / 9), height, bandwidth: height * 4000, codec: 'avc1.640028' });
+    await t.services.assets.onReady({ assetId: ladderAsset, durationSeconds: 60, atMs: Date.now(), tracks: { video: [rung('1080p', 1080), rung('720p', 720), rung('480p', 480)], audio: [], captions: [] } });
+    const laddered = await t.app.inject({ method: 'POST', url: '/v1/titles', headers: creator.auth, payload: { type: 'movie', name: 'Laddered', maturityRating: 'PG', assetId: ladderAsset } });
+    await t.app.inject({ method: 'POST', url: `/v1/titles/${laddered.json().id}/publish`, headers: creator.auth });
+    const cappedPlay = await play(viewer.auth, laddered.json().id, { profileId });
+    expect(verifyPlaybackToken(SIGNING.PLAYBACK_SIGNING_KEY, cappedPlay.json().token)).toMatchObject({ maxh: 720, xr: ['1080p'] });
+    await t.app.inject({ method: 'DELETE', url: `/v1/playback-sessions/${cappedPlay.json().sessionId}`, headers: viewer.auth });
 
     await portalAction(t, viewer.auth, { action: 'change-plan', planId: 'premium' });
     const ok = await play(viewer.auth, premiumOnly.id, { profileId });

@@ -150,6 +150,13 @@ export class AssetService {
     return row?.encryption;
   }
 
+  /** The video renditions of an asset (its folder names and heights), once its tracks are known. */
+  async videoRenditions(id: string): Promise<{ name: string; height: number }[]> {
+    if (!isUuid(id)) return [];
+    const [row] = await this.deps.sql.query<{ tracks: { video?: { name: string; height: number }[] } | null }>(`SELECT tracks FROM assets WHERE id = $1`, [id]);
+    return (row?.tracks?.video ?? []).map((v) => ({ name: v.name, height: v.height }));
+  }
+
   /** Registers the asset of a finished upload (status preparing until its job reports). */
   async createUploaded(input: { id: string; accountId: string; uploadId: string; title: string; description?: string; playbackPolicy?: 'public' | 'signed'; encryption?: EncryptionMode }): Promise<void> {
     const policy = input.playbackPolicy ?? 'public';

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { AppError, signPlaybackToken } from '../../platform/index.js';
+import { AppError, renditionsOverCap, signPlaybackToken } from '../../platform/index.js';
 import { bearer, errorResponses } from '../http/common-schemas.js';
 import type { RouteContext } from '../http/route-context.js';
 import { PROFILE_HEADER, resolveViewer } from '../accounts/viewer.js';
@@ -50,6 +50,8 @@ interface PlaybackGrant {
   resume?: { titleId: string; resumeFromSeconds: number };
   sessionId?: string;
   maxResolution?: number;
+  /** Video renditions above the cap (the token names them; the edge refuses them). */
+  excludedRenditions?: string[];
 }
 
 /**
@@ -71,9 +73,11 @@ async function decidePlayback(services: RouteContext['services'], config: RouteC
     const entitled = await services.entitlements.forTitle({
       accountId, profileId: profile.id, title, ...(deviceId ? { device: { id: deviceId, name: deviceName, type: deviceType } } : {}),
     });
+    const capped = entitled.maxResolution ? renditionsOverCap(await services.assets.videoRenditions(title.assetId), entitled.maxResolution) : [];
     return {
       sessionId: entitled.session.id,
       maxResolution: entitled.maxResolution,
+      ...(capped.length ? { excludedRenditions: capped.map((r) => r.name) } : {}),
       sub: title.assetId,
       playback: toAssetPlaybackUrls(config, title.assetId),
       profileId: profile.id,
@@ -108,7 +112,7 @@ export const playbackTokensRoutes: FastifyPluginAsyncTypebox<RouteContext> = asy
       if (!key && grant.sessionId) await services.sessions.end(services.tokens.authenticate(req.headers.authorization).accountId, grant.sessionId);
       if (!key) throw new AppError(409, 'PLAYBACK_SIGNING_DISABLED', 'this server has no PLAYBACK_SIGNING_KEY: playback URLs need no token');
       const ttlSeconds = req.body.ttlSeconds ?? 3600;
-      const token = signPlaybackToken(key, { sub: grant.sub, ttlSeconds, pid: grant.profileId, sid: grant.sessionId, maxh: grant.maxResolution });
+      const token = signPlaybackToken(key, { sub: grant.sub, ttlSeconds, pid: grant.profileId, sid: grant.sessionId, maxh: grant.maxResolution, xr: grant.excludedRenditions });
       const signed = (url: string) => {
         const u = new URL(url);
         u.pathname = `/t/${token}${u.pathname}`;
