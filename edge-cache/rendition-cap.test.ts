@@ -1,8 +1,7 @@
 import { createRequire } from 'node:module';
 import { Parser } from 'm3u8-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toMpd } from '../packager/manifest/dash.js';
-import { toMultivariantPlaylist } from '../packager/manifest/hls.js';
+import { toMpd, toMultivariantPlaylist } from '../packager/index.js';
 import { signPlaybackToken } from './playback-auth.js';
 import { capHlsMultivariant, capMpd } from './rendition-cap.js';
 import { get, startEdge, type TestEdge } from './test-helpers.js';
