@@ -175,6 +175,11 @@ const coreMigrations: Migration[] = [
       );
     `,
   },
+  {
+    // Parental controls: the account PIN that lets a kids profile's session switch to another profile.
+    id: 'control_api_0019_account_pin',
+    up: `ALTER TABLE accounts ADD COLUMN pin_hash text;`,
+  },
 ];
 
 /** Every control-api migration: the core ones above, then each domain's (one history on PGlite and Postgres). */

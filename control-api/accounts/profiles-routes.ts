@@ -96,15 +96,72 @@ export const profilesRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         },
       },
     },
-    async (req) => {
-      const claims = services.tokens.authenticate(req.headers.authorization);
-      const profile = await services.profiles.openSession(claims.accountId, req.params.id, req.body.pin);
-      return {
-        accessToken: services.tokens.signAccess({ accountId: claims.accountId, role: claims.role, profileId: profile.id }),
-        expiresIn: config.auth.accessTtlSeconds,
-        tokenType: 'Bearer' as const,
-        profile,
-      };
+    async (req) => openSession(req.headers.authorization, req.params.id, req.body.pin),
+  );
+
+  /** A session token for the profile; from a kids profile's session, leaving kids needs the account PIN. */
+  async function openSession(authorization: string | undefined, id: string, pin: string | undefined) {
+    const claims = services.tokens.authenticate(authorization);
+    const profile = await services.profiles.switchTo(claims.accountId, claims.profileId, id, pin);
+    return {
+      accessToken: services.tokens.signAccess({ accountId: claims.accountId, role: claims.role, profileId: profile.id }),
+      expiresIn: config.auth.accessTtlSeconds,
+      tokenType: 'Bearer' as const,
+      profile,
+    };
+  }
+
+  app.post(
+    '/v1/profiles/:id/switch',
+    {
+      schema: {
+        tags,
+        summary: 'Switch the active profile: a session token for it (the PIN first where parental controls ask for one)',
+        description: 'From a kids profile\'s session, switching to a profile that is not kids needs the account PIN (PUT /v1/account/pin) or that profile\'s own PIN: 403 PIN_REQUIRED, PIN_INCORRECT, ACCOUNT_PIN_NOT_SET; five wrong PINs per login window lock it (429 with Retry-After). Otherwise as /session.',
+        security: bearer,
+        params: IdParams,
+        body: Type.Object({ pin: Type.Optional(PinBody.properties.pin) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ accessToken: Type.String(), expiresIn: Type.Integer(), tokenType: Type.Literal('Bearer'), profile: ProfileSchema }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => openSession(req.headers.authorization, req.params.id, req.body.pin),
+  );
+
+  app.put(
+    '/v1/account/pin',
+    {
+      schema: {
+        tags,
+        summary: 'Set the account PIN (parental controls): needed to leave a kids profile and to loosen one',
+        description: 'With the account token (not a profile session) and the account password.',
+        security: bearer,
+        body: Type.Object({ pin: PinBody.properties.pin, password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+        response: { 204: Type.Null({ description: 'set' }), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      await services.profiles.setAccountPin(manager(req.headers.authorization), req.body.pin, req.body.password);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.delete(
+    '/v1/account/pin',
+    {
+      schema: {
+        tags,
+        summary: 'Remove the account PIN (with the account password)',
+        security: bearer,
+        body: Type.Object({ password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+        response: { 204: Type.Null({ description: 'removed' }), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      await services.profiles.setAccountPin(manager(req.headers.authorization), null, req.body.password);
+      return reply.status(204).send(null);
     },
   );
 

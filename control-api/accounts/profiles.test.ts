@@ -114,3 +114,50 @@ describe('profiles', () => {
     expect(rating.anyOf.map((s) => s.const)).toEqual([...MATURITY_RATINGS]);
   });
 });
+
+describe('parental controls: the account PIN', () => {
+  it('keeps a kids session from switching to an adult profile without the account PIN, five guesses per window', async () => {
+    const u = await t.signup();
+    const adult = (await list(u.auth))[0];
+    const kid = (await create(u.auth, { name: 'Kid', kind: 'kids' })).json();
+    const sibling = (await create(u.auth, { name: 'Sibling', kind: 'kids' })).json();
+    const switchTo = (auth: Auth, id: string, body: object = {}) => t.app.inject({ method: 'POST', url: `/v1/profiles/${id}/switch`, headers: auth, payload: body });
+    const kidSession = await switchTo(u.auth, kid.id);
+    expect(kidSession.statusCode).toBe(200);
+    const kidAuth = { authorization: `Bearer ${kidSession.json().accessToken}` };
+
+    // Without an account PIN, a kids session cannot leave kids at all (the /session route included).
+    expect((await switchTo(kidAuth, adult.id)).json().code).toBe('ACCOUNT_PIN_NOT_SET');
+    expect((await t.app.inject({ method: 'POST', url: `/v1/profiles/${adult.id}/session`, headers: kidAuth, payload: {} })).json().code).toBe('ACCOUNT_PIN_NOT_SET');
+    // Another kids profile is fine.
+    expect((await switchTo(kidAuth, sibling.id)).statusCode).toBe(200);
+
+    // Only the account holder (account token + password) sets the PIN.
+    const setPin = (auth: Auth, body: object) => t.app.inject({ method: 'PUT', url: '/v1/account/pin', headers: auth, payload: body });
+    expect((await setPin(kidAuth, { pin: '2468', password: GOOD_PASSWORD })).json().code).toBe('PROFILE_SESSION');
+    expect((await setPin(u.auth, { pin: '2468', password: 'wrong-password' })).json().code).toBe('PASSWORD_INCORRECT');
+    expect((await setPin(u.auth, { pin: '24x8', password: GOOD_PASSWORD })).statusCode).toBe(400);
+    expect((await setPin(u.auth, { pin: '2468', password: GOOD_PASSWORD })).statusCode).toBe(204);
+
+    expect((await switchTo(kidAuth, adult.id)).json().code).toBe('PIN_REQUIRED');
+    expect((await switchTo(kidAuth, adult.id, { pin: '1111' })).json().code).toBe('PIN_INCORRECT');
+    const ok = await switchTo(kidAuth, adult.id, { pin: '2468' });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json().profile.id).toBe(adult.id);
+    // The adult session goes back to kids freely.
+    expect((await switchTo({ authorization: `Bearer ${ok.json().accessToken}` }, kid.id)).statusCode).toBe(200);
+
+    // The account PIN also loosens a kids profile's ceiling; a wrong one does not.
+    const loosen = (pin: string) => t.app.inject({ method: 'PATCH', url: `/v1/profiles/${kid.id}`, headers: u.auth, payload: { maturityCeiling: 'PG-13', currentPin: pin } });
+    expect((await loosen('9999')).json().code).toBe('PIN_INCORRECT');
+    expect((await t.app.inject({ method: 'PATCH', url: `/v1/profiles/${kid.id}`, headers: u.auth, payload: { maturityCeiling: 'PG-13' } })).json().code).toBe('PASSWORD_REQUIRED');
+    expect((await loosen('2468')).json().maturityCeiling).toBe('PG-13');
+
+    // Five account-PIN attempts per window (four above, one here), then even the right PIN waits.
+    expect((await switchTo(kidAuth, adult.id, { pin: '0000' })).json().code).toBe('PIN_INCORRECT');
+    const locked = await switchTo(kidAuth, adult.id, { pin: '2468' });
+    expect(locked.statusCode).toBe(429);
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+    expect(locked.json().detail).toMatch(/PIN/);
+  });
+});

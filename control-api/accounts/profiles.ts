@@ -160,10 +160,47 @@ export class ProfileService {
       if (!account || !(await verifySecret(account.password_hash, proof.accountPassword))) throw new AppError(403, 'PASSWORD_INCORRECT', 'the account password is incorrect');
       return;
     }
-    if (!row.pin_hash) throw new AppError(403, 'PASSWORD_REQUIRED', 'loosening a kids profile needs the account password (accountPassword)');
+    if (proof.currentPin !== undefined) {
+      const [account] = await this.deps.sql.query<{ pin_hash: string | null }>(`SELECT pin_hash FROM accounts WHERE id = $1`, [accountId]);
+      if (account?.pin_hash) {
+        await this.pinLimiter.hit([`account:${accountId}`], 'PIN');
+        if (await verifySecret(account.pin_hash, proof.currentPin)) return;
+        if (!row.pin_hash) throw new AppError(403, 'PIN_INCORRECT', 'PIN is incorrect');
+      }
+    }
+    if (!row.pin_hash) throw new AppError(403, 'PASSWORD_REQUIRED', 'loosening a kids profile needs the account PIN (currentPin) or the account password (accountPassword)');
     if (proof.currentPin === undefined) throw new AppError(403, 'PIN_REQUIRED', 'this profile is PIN-protected: send its PIN as currentPin (or accountPassword)');
     await this.pinLimiter.hit([row.id], 'PIN');
     if (!(await verifySecret(row.pin_hash, proof.currentPin))) throw new AppError(403, 'PIN_INCORRECT', 'PIN is incorrect');
+  }
+
+  /** Sets (or, with null, removes) the account PIN; the account password proves it is the account holder. */
+  async setAccountPin(accountId: string, pin: string | null, password: string): Promise<void> {
+    const [account] = await this.deps.sql.query<{ password_hash: string }>(`SELECT password_hash FROM accounts WHERE id = $1`, [accountId]);
+    await this.pinLimiter.hit([`account-password:${accountId}`], 'password');
+    if (!account || !(await verifySecret(account.password_hash, password))) throw new AppError(403, 'PASSWORD_INCORRECT', 'the account password is incorrect');
+    await this.deps.sql.query(`UPDATE accounts SET pin_hash = $2 WHERE id = $1`, [accountId, pin === null ? null : await hashSecret(pin)]);
+  }
+
+  /**
+   * Switches the active profile. From a kids profile's session to a profile that is not kids, the
+   * account PIN is needed (or the target's own PIN): 403 PIN_REQUIRED, PIN_INCORRECT, or
+   * ACCOUNT_PIN_NOT_SET when neither exists; five guesses per login window, then 429 until it ends.
+   * Otherwise as openSession.
+   */
+  async switchTo(accountId: string, fromProfileId: string | undefined, id: string, pin?: string): Promise<ProfileView> {
+    const target = await this.row(accountId, id);
+    const from = fromProfileId ? await this.row(accountId, fromProfileId) : undefined;
+    if (!from || from.kind !== 'kids' || target.kind === 'kids') return this.openSession(accountId, id, pin);
+    const [account] = await this.deps.sql.query<{ pin_hash: string | null }>(`SELECT pin_hash FROM accounts WHERE id = $1`, [accountId]);
+    if (!account?.pin_hash && !target.pin_hash) {
+      throw new AppError(403, 'ACCOUNT_PIN_NOT_SET', 'leaving a kids profile needs the account PIN, and none is set: the account holder sets one with PUT /v1/account/pin');
+    }
+    if (pin === undefined) throw new AppError(403, 'PIN_REQUIRED', 'leaving a kids profile needs the account PIN: send it as pin');
+    await this.pinLimiter.hit([`account:${accountId}`], 'PIN');
+    const ok = (account?.pin_hash && (await verifySecret(account.pin_hash, pin))) || (target.pin_hash && (await verifySecret(target.pin_hash, pin)));
+    if (!ok) throw new AppError(403, 'PIN_INCORRECT', 'PIN is incorrect');
+    return toView(target);
   }
 
   /**
