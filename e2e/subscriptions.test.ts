@@ -1,0 +1,161 @@
+/**
+ * Subscriptions end to end on the one-process platform with the built-in payment provider: a viewer
+ * signs up, pays on the local checkout page, and the plan decides what plays: a premium title is
+ * refused on basic and plays in hls.js after an upgrade, basic's 720p cap trims the multivariant
+ * playlist and refuses the 1080p rung at the edge, a 2-stream plan refuses the third concurrent
+ * playback until one stops heartbeating, and a kids profile neither sees an R title nor leaves kids
+ * without the account PIN.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import * as tus from 'tus-js-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, playWithHlsJs } from './player.js';
+import { api, signUp, startTestPlatform, waitUntil, type TestPlatform } from './support.js';
+
+let platform: TestPlatform;
+let browser: Browser;
+let creator: string;
+let assetId: string;
+const titles: Record<'premium' | 'basic' | 'free', string> = { premium: '', basic: '', free: '' };
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'subs-e2e-'));
+const PASSWORD = 'e2e-password-123';
+
+beforeAll(async () => {
+  platform = await startTestPlatform({
+    VOD_SEGMENT_SECONDS: '2', VOD_LADDER: '1080p:1080:2500,360p:360:600', VOD_X264_PRESET: 'ultrafast',
+    PLAYBACK_SIGNING_KEY: 'e2e-playback-signing-key-0123456789abcdef', PLAYBACK_LEASE_SECONDS: '5',
+  });
+  creator = await signUp(platform.api);
+  const source = path.join(tmp, 'source.mp4');
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', '6', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', source]);
+  const created = await api(platform.api, 'POST', '/v1/uploads', { asset: { title: 'Feature', playbackPolicy: 'signed' } }, creator);
+  expect(created.status).toBe(201);
+  await new Promise<void>((resolve, reject) => new tus.Upload(fs.readFileSync(source), { endpoint: created.body.url, onSuccess: () => resolve(), onError: reject }).start());
+  assetId = await waitUntil('asset created', async () => (await api(platform.api, 'GET', `/v1/uploads/${created.body.id}`, undefined, creator)).body.assetId as string | null, 10_000, 50);
+  await waitUntil('asset ready', async () => {
+    const a = (await api(platform.api, 'GET', `/v1/assets/${assetId}`, undefined, creator)).body;
+    if (a.status === 'errored') throw new Error(JSON.stringify(a.errors));
+    return a.status === 'ready';
+  }, 150_000, 250);
+  for (const [key, requiredPlan, maturityRating] of [['premium', 'premium', 'R'], ['basic', 'basic', 'PG'], ['free', null, 'G']] as const) {
+    const t = await api(platform.api, 'POST', '/v1/titles', { type: 'movie', name: `${key} film`, maturityRating, assetId, requiredPlan }, creator);
+    expect(t.status).toBe(201);
+    expect((await api(platform.api, 'POST', `/v1/titles/${t.body.id}/publish`, undefined, creator)).status).toBe(200);
+    titles[key] = t.body.id;
+  }
+  browser = await launchChromium();
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await platform?.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A form post to a built-in checkout or portal page, as the browser would send it; returns where it redirects. */
+async function submit(url: string, form: Record<string, string>): Promise<{ status: number; location: string | null }> {
+  const page = await fetch(url);
+  expect(page.status).toBe(200);
+  expect(await page.text()).toContain('<form method="post">');
+  const res = await fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+  return { status: res.status, location: res.headers.get('location') };
+}
+
+async function viewer() {
+  const email = `viewer-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
+  const token = await signUp(platform.api, email);
+  const profileId = (await api(platform.api, 'GET', '/v1/profiles', undefined, token)).body.items[0].id as string;
+  return { token, profileId };
+}
+
+const play = (token: string, titleId: string, profileId: string, deviceId?: string) => api(platform.api, 'POST', '/v1/playback-tokens', { titleId, profileId, deviceId }, token);
+
+describe('subscriptions on the built-in provider', () => {
+  it('sign up → checkout → basic: premium refused (PLAN_REQUIRED), 720p cap at the edge; upgrade → premium plays in hls.js', async () => {
+    const v = await viewer();
+    expect((await play(v.token, titles.premium, v.profileId)).body.code).toBe('SUBSCRIPTION_INACTIVE');
+    const plans = (await api(platform.api, 'GET', '/v1/plans')).body.items;
+    expect(plans.map((p: { id: string }) => p.id)).toEqual(['basic', 'standard', 'premium']);
+
+    const checkout = await api(platform.api, 'POST', '/v1/subscriptions/checkout', { planId: 'basic' }, v.token);
+    expect(checkout.status).toBe(201);
+    const paid = await submit(checkout.body.url, { method: 'card', card: '4242 4242 4242 4242' });
+    expect(paid.status).toBe(303);
+    expect(await (await fetch(paid.location!)).text()).toContain('Payment received');
+    expect((await api(platform.api, 'GET', '/v1/subscription', undefined, v.token)).body).toMatchObject({ plan: { id: 'basic' }, status: 'active' });
+    expect((await api(platform.api, 'GET', '/v1/payments', undefined, v.token)).body.items[0]).toMatchObject({ status: 'succeeded', amount: 7.99, method: 'card' });
+
+    const refused = await play(v.token, titles.premium, v.profileId);
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe('PLAN_REQUIRED');
+
+    // Basic is capped at 720p: the edge lists no 1080p variant and refuses its URLs.
+    const basic = await play(v.token, titles.basic, v.profileId);
+    expect(basic.status).toBe(201);
+    expect(basic.body.maxResolution).toBe(720);
+    const master = await (await fetch(basic.body.playback.hls)).text();
+    expect(master).not.toMatch(/1080p\//);
+    expect(master).toMatch(/360p\/index\.m3u8/);
+    const rung = await fetch(basic.body.playback.hls.replace('master.m3u8', '1080p/index.m3u8'));
+    expect(rung.status).toBe(403);
+    expect((await rung.json()).code).toBe('RENDITION_NOT_ALLOWED');
+    const mpd = await (await fetch(basic.body.playback.dash)).text();
+    expect(mpd).not.toContain('height="1080"');
+    const capped = await playWithHlsJs(basic.body.playback.hls, 2, browser);
+    expect(capped.fatalErrors).toEqual([]);
+    expect(capped.levels).toBe(1);
+    expect(capped.played).toBeGreaterThan(1);
+    await api(platform.api, 'DELETE', `/v1/playback-sessions/${basic.body.sessionId}`, undefined, v.token);
+
+    const portal = await api(platform.api, 'POST', '/v1/subscriptions/portal', {}, v.token);
+    expect((await submit(portal.body.url, { action: 'change-plan', planId: 'premium' })).status).toBe(303);
+    const premium = await play(v.token, titles.premium, v.profileId);
+    expect(premium.status).toBe(201);
+    const report = await playWithHlsJs(premium.body.playback.hls, 2, browser);
+    expect(report.fatalErrors).toEqual([]);
+    expect(report.levels).toBe(2);
+    expect(report.played).toBeGreaterThan(1);
+  }, 120_000);
+
+  it('refuses a 3rd concurrent stream on a 2-stream plan; it starts once a player stops heartbeating', async () => {
+    const v = await viewer();
+    const checkout = await api(platform.api, 'POST', '/v1/subscriptions/checkout', { planId: 'standard' }, v.token);
+    expect((await submit(checkout.body.url, { method: 'upi' })).status).toBe(303);
+    const tv = await play(v.token, titles.basic, v.profileId, 'tv');
+    const phone = await play(v.token, titles.free, v.profileId, 'phone');
+    expect([tv.status, phone.status]).toEqual([201, 201]);
+    const third = await play(v.token, titles.basic, v.profileId, 'laptop');
+    expect(third.status).toBe(403);
+    expect(third.body.code).toBe('STREAM_LIMIT_REACHED');
+    expect(third.body.sessions.map((s: { deviceId: string }) => s.deviceId).sort()).toEqual(['phone', 'tv']);
+    // The TV keeps heartbeating, the phone stopped: the laptop gets in once the phone's lease (5 s here, 90 s by default) lapses.
+    const started = Date.now();
+    const laptop = await waitUntil('third stream starts', async () => {
+      expect((await api(platform.api, 'POST', `/v1/playback-sessions/${tv.body.sessionId}/heartbeat`, undefined, v.token)).status).toBe(200);
+      const r = await play(v.token, titles.basic, v.profileId, 'laptop');
+      return r.status === 201 ? r : undefined;
+    }, 20_000, 1000);
+    expect(Date.now() - started).toBeGreaterThan(2000);
+    expect(laptop.body.sessionId).toBeTruthy();
+    const devices = (await api(platform.api, 'GET', '/v1/devices', undefined, v.token)).body.items.map((d: { id: string }) => d.id).sort();
+    expect(devices).toEqual(['laptop', 'phone', 'tv']);
+  }, 60_000);
+
+  it('holds a kids profile to its ceiling (404 for an R title) and to the account PIN to leave it', async () => {
+    const v = await viewer();
+    const kid = (await api(platform.api, 'POST', '/v1/profiles', { name: 'Kid', kind: 'kids' }, v.token)).body;
+    expect((await api(platform.api, 'GET', `/v1/titles/${titles.premium}?profileId=${kid.id}`, undefined, v.token)).status).toBe(404);
+    expect((await play(v.token, titles.premium, kid.id)).body.code).toBe('MATURITY_RESTRICTED');
+    const kidSession = (await api(platform.api, 'POST', `/v1/profiles/${kid.id}/switch`, {}, v.token)).body.accessToken as string;
+    expect((await api(platform.api, 'POST', `/v1/profiles/${v.profileId}/switch`, {}, kidSession)).body.code).toBe('ACCOUNT_PIN_NOT_SET');
+    expect((await api(platform.api, 'PUT', '/v1/account/pin', { pin: '1357', password: PASSWORD }, v.token)).status).toBe(204);
+    expect((await api(platform.api, 'POST', `/v1/profiles/${v.profileId}/switch`, {}, kidSession)).body.code).toBe('PIN_REQUIRED');
+    expect((await api(platform.api, 'POST', `/v1/profiles/${v.profileId}/switch`, { pin: '0000' }, kidSession)).body.code).toBe('PIN_INCORRECT');
+    expect((await api(platform.api, 'POST', `/v1/profiles/${v.profileId}/switch`, { pin: '1357' }, kidSession)).status).toBe(200);
+  });
+});
