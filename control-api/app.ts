@@ -31,6 +31,8 @@ import { createEngagement, engagementRoutes, notificationsRoutes } from './engag
 import { billingRoutes, createBilling } from './billing/index.js';
 import { Entitlements } from './playback/entitlements.js';
 import { PlaybackSessions } from './playback/playback-sessions.js';
+import { DownloadService } from './playback/downloads.js';
+import { downloadsRoutes } from './playback/downloads-routes.js';
 
 /** Every topic control-api publishes or consumes (the consumed ones are defined by their publishers). */
 export type ControlApiBusTopics = ControlApiTopics &
@@ -98,15 +100,24 @@ export function createServices(deps: ControlApiDeps, config: Config): Services {
   );
   const sessions = new PlaybackSessions({ liveState: deps.liveState }, config.billing.playbackLeaseSeconds);
   const billing = createBilling(
-    { sql: deps.sql, logger, accounts, onDeviceRemoved: async (accountId, deviceId) => void (await sessions.endDevice(accountId, deviceId)) },
+    {
+      sql: deps.sql, logger, accounts,
+      onDeviceRemoved: async (accountId, deviceId) => {
+        await sessions.endDevice(accountId, deviceId);
+        await downloads.revokeDevice(accountId, deviceId);
+      },
+    },
     config,
   );
+  const entitlements = new Entitlements({ billing: billing.billing, plans: billing.plans, sessions, devices: billing.devices }, config.billing);
+  const downloads = new DownloadService({ sql: deps.sql, entitlements, titles: catalog.titles, assets, keys, devices: billing.devices }, config);
   return {
+    downloads,
     tokens,
     assets,
     billing,
     sessions,
-    entitlements: new Entitlements({ billing: billing.billing, plans: billing.plans, sessions, devices: billing.devices }, config.billing),
+    entitlements,
     catalog,
     engagement,
     uploads: new UploadService({ sql: deps.sql, logger, assets, jobs: deps.jobs, metrics: deps.metrics }, config),
@@ -178,6 +189,7 @@ export async function buildControlApi(deps: ControlApiDeps, config: Config): Pro
   await app.register(billingRoutes, {
     config, logger: deps.logger, tokens: services.tokens, ...services.billing, entitlements: services.entitlements, sessions: services.sessions,
   });
+  await app.register(downloadsRoutes, ctx);
   await app.register(notificationsRoutes, { tokens: services.tokens, notifications: services.engagement.notifications });
   return app as unknown as FastifyInstance;
 }

@@ -180,6 +180,27 @@ const coreMigrations: Migration[] = [
     id: 'control_api_0019_account_pin',
     up: `ALTER TABLE accounts ADD COLUMN pin_hash text;`,
   },
+  {
+    // Offline downloads: one grant per (device, title) download, with the key IDs its licence returns.
+    id: 'control_api_0020_downloads',
+    up: `
+      CREATE TABLE downloads (
+        id uuid PRIMARY KEY,
+        account_id uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+        profile_id uuid NOT NULL,
+        device_id text NOT NULL,
+        title_id uuid NOT NULL,
+        asset_id uuid NOT NULL,
+        rendition text NOT NULL,
+        kids text[] NOT NULL,
+        created_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        revoked_at timestamptz,
+        revoked_reason text
+      );
+      CREATE INDEX downloads_account_device ON downloads (account_id, device_id);
+    `,
+  },
 ];
 
 /** Every control-api migration: the core ones above, then each domain's (one history on PGlite and Postgres). */

@@ -12,10 +12,10 @@ export function isRenditionList(key: string): boolean {
   return /^\/(live|vod)\/[^/]+\/(master\.m3u8|manifest\.mpd)$/.test(key);
 }
 
-/** The rendition folder a media path is in (`/vod/{id}/{rendition}/...`), if any. */
+/** The rendition a media path is of (`/vod/{id}/{rendition}/...`, or the download file `/vod/{id}/{rendition}.mp4`), if any. */
 export function renditionOf(key: string): string | undefined {
-  const m = /^\/(?:live|vod)\/[^/]+\/([^/?]+)\//.exec(key);
-  return m?.[1];
+  const m = /^\/(?:live|vod)\/[^/]+\/(?:([^/?]+)\/|([A-Za-z0-9_-]+)\.mp4$)/.exec(key);
+  return m?.[1] ?? m?.[2];
 }
 
 /** An HLS multivariant playlist without the variants (and I-frame variants) taller than maxh. */

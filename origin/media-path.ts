@@ -11,7 +11,8 @@ export type MediaPath =
   | { scope: 'live'; id: string; kind: 'init'; rendition: string; file: string }
   | { scope: 'live'; id: string; kind: 'segment'; rendition: string; file: string; msn: number }
   | { scope: 'live'; id: string; kind: 'part'; rendition: string; file: string; msn: number; part: number }
-  | { scope: 'vod'; id: string; kind: 'file'; file: string };
+  | { scope: 'vod'; id: string; kind: 'file'; file: string }
+  | { scope: 'vod'; id: string; kind: 'download'; rendition: string };
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const RENDITION = /^[A-Za-z0-9_-]{1,32}$/;
@@ -31,6 +32,9 @@ export function parseMediaPath(pathname: string): MediaPath | null {
   if (!ID.test(id)) return null;
   if (scope === 'vod') {
     const file = rest.join('/');
+    // `/vod/{id}/{rendition}.mp4`: the rendition and the audio as one file for offline viewing.
+    const download = rest.length === 1 ? /^([A-Za-z0-9_-]{1,32})\.mp4$/.exec(rest[0]) : null;
+    if (download) return { scope, id, kind: 'download', rendition: download[1] };
     return VOD_FILE.test(file) && !file.split('/').some((s) => s.startsWith('.')) ? { scope, id, kind: 'file', file } : null;
   }
   if (scope !== 'live') return null;

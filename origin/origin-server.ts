@@ -7,6 +7,7 @@ import { toRenditionPlaylist, toStreamMpd, toStreamMultivariant, type LiveCatalo
 import { hasPart, tooFarAhead } from './blocking-rules.js';
 import { IMMUTABLE, streamGrowingSegment } from './growing-segment.js';
 import { HotObjects, isMutable } from './hot-objects.js';
+import { serveDownloadFile } from './download-file.js';
 import { chooseEncoding, contentTypeOf, parseRange, sendProblem, sendText } from './http-replies.js';
 import { LiveView, OriginBusyError } from './live-view.js';
 import { parseDirectives, parseMediaPath, storageKeyOf, type DeliveryDirectives, type MediaPath } from './media-path.js';
@@ -127,6 +128,8 @@ export class OriginServer {
         return this.count(path.kind, await this.servePart(req, res, path));
       case 'segment':
         return this.count(path.kind, await this.serveSegment(req, res, path));
+      case 'download':
+        return this.count(path.kind, await serveDownloadFile(req, res, this.deps.blobs, path.id, path.rendition));
       default:
         return this.count(path.kind, await this.serveObject(req, res, path));
     }

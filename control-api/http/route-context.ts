@@ -14,6 +14,7 @@ import type { EngagementDomain } from '../engagement/index.js';
 import type { BillingDomain } from '../billing/index.js';
 import type { Entitlements } from '../playback/entitlements.js';
 import type { PlaybackSessions } from '../playback/playback-sessions.js';
+import type { DownloadService } from '../playback/downloads.js';
 
 /** The fastify instance the route plugins see: TypeBox schemas type each handler's request and reply. */
 export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -36,6 +37,8 @@ export interface Services {
   sessions: PlaybackSessions;
   /** The one playback decision: plan, subscription, stream limit, resolution cap. */
   entitlements: Entitlements;
+  /** Offline downloads: grants, licences. */
+  downloads: DownloadService;
 }
 
 /** Options every route plugin receives. */

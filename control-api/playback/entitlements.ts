@@ -61,6 +61,21 @@ export class Entitlements {
     return { session, ...(limits.maxResolution ? { maxResolution: limits.maxResolution } : {}), ...(limits.planId ? { planId: limits.planId } : {}) };
   }
 
+  /**
+   * Whether the account may download (or keep playing a download of) the title now: a subscription
+   * that entitles, a plan that unlocks the title and includes downloads (403 SUBSCRIPTION_INACTIVE,
+   * PLAN_REQUIRED, DOWNLOADS_NOT_INCLUDED). Returns the plan's download terms and resolution cap.
+   */
+  async forDownload(accountId: string, title: EntitledTitle): Promise<{ planId: string; devices: number; days: number; maxResolution: number }> {
+    const sub = await this.deps.billing.current(accountId);
+    if (!sub?.entitled) throw new AppError(403, 'SUBSCRIPTION_INACTIVE', 'downloads need an active subscription (POST /v1/subscriptions/checkout)');
+    await this.limits(accountId, title.requiredPlan);
+    if (!sub.plan.downloads_allowed) {
+      throw new AppError(403, 'DOWNLOADS_NOT_INCLUDED', `the ${sub.plan.name} plan does not include downloads: change plans in the portal (POST /v1/subscriptions/portal)`, undefined, { currentPlan: sub.plan.id });
+    }
+    return { planId: sub.plan.id, devices: sub.plan.download_devices, days: sub.plan.download_days, maxResolution: sub.plan.max_resolution };
+  }
+
   /** A licence renewal: the session named by a playback token, whoever's account it is. */
   async renewById(sessionId: string): Promise<PlaybackSessionView> {
     const owner = await this.deps.sessions.ownerOf(sessionId);

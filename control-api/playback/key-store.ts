@@ -100,6 +100,12 @@ export class KeyStore implements KeyProvider {
     return [...cached, ...loaded];
   }
 
+  /** The key IDs of these streams and assets, oldest first. */
+  async kidsOf(mediaIds: readonly string[]): Promise<string[]> {
+    const rows = await this.deps.sql.query<{ kid: string }>(`SELECT kid FROM content_keys WHERE media_id = ANY($1::text[]) ORDER BY created_at, kid`, [mediaIds]);
+    return rows.map((r) => r.kid);
+  }
+
   /** Every key of one stream or asset (for deleting it with its media). */
   async deleteFor(mediaId: string): Promise<void> {
     const rows = await this.deps.sql.query<{ kid: string }>(`DELETE FROM content_keys WHERE media_id = $1 RETURNING kid`, [mediaId]);

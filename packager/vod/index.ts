@@ -4,3 +4,4 @@ export { perTitleLadder, ladderFromProbe, probeComplexity, type PerTitleLadder }
 export { packageVod, vodRoot, audioTrackNames, type VodPackaged, type VodProgress, type VodPackageOptions } from './vod-packager.js';
 export { VodWorker, type VodWorkerDeps } from './vod-worker.js';
 export { makeThumbnails, thumbnailVtt, tileInterval, type VodThumbnails } from './thumbnails.js';
+export { mergeInits, patchFragmentTrackId, defaultKeyIdOf, type DownloadHeader } from './download-file.js';
