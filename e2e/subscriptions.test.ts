@@ -7,12 +7,14 @@
  * without the account PIN.
  */
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { framemd5 } from '../platform/test-support/ffmpeg-decrypt.js';
 import { launchChromium, playWithHlsJs } from './player.js';
 import { api, signUp, startTestPlatform, waitUntil, type TestPlatform } from './support.js';
 
@@ -20,7 +22,25 @@ let platform: TestPlatform;
 let browser: Browser;
 let creator: string;
 let assetId: string;
-const titles: Record<'premium' | 'basic' | 'free', string> = { premium: '', basic: '', free: '' };
+let protectedAssetId: string;
+const titles: Record<'premium' | 'basic' | 'free' | 'download', string> = { premium: '', basic: '', free: '', download: '' };
+
+/** Uploads a test pattern of this size and length over tus and waits until its asset is ready. */
+async function upload(size: string, seconds: number, asset: Record<string, string>): Promise<string> {
+  const source = path.join(tmp, `source-${size}.mp4`);
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=25`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', source]);
+  const created = await api(platform.api, 'POST', '/v1/uploads', { asset }, creator);
+  expect(created.status).toBe(201);
+  await new Promise<void>((resolve, reject) => new tus.Upload(fs.readFileSync(source), { endpoint: created.body.url, onSuccess: () => resolve(), onError: reject }).start());
+  const id = await waitUntil('asset created', async () => (await api(platform.api, 'GET', `/v1/uploads/${created.body.id}`, undefined, creator)).body.assetId as string | null, 10_000, 50);
+  await waitUntil('asset ready', async () => {
+    const a = (await api(platform.api, 'GET', `/v1/assets/${id}`, undefined, creator)).body;
+    if (a.status === 'errored') throw new Error(JSON.stringify(a.errors));
+    return a.status === 'ready';
+  }, 150_000, 250);
+  return id;
+}
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'subs-e2e-'));
 const PASSWORD = 'e2e-password-123';
 
@@ -28,22 +48,13 @@ beforeAll(async () => {
   platform = await startTestPlatform({
     VOD_SEGMENT_SECONDS: '2', VOD_LADDER: '1080p:1080:2500,360p:360:600', VOD_X264_PRESET: 'ultrafast',
     PLAYBACK_SIGNING_KEY: 'e2e-playback-signing-key-0123456789abcdef', PLAYBACK_LEASE_SECONDS: '5',
+    KEY_ENCRYPTION_KEY: crypto.randomBytes(32).toString('hex'),
   });
   creator = await signUp(platform.api);
-  const source = path.join(tmp, 'source.mp4');
-  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', '6', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', source]);
-  const created = await api(platform.api, 'POST', '/v1/uploads', { asset: { title: 'Feature', playbackPolicy: 'signed' } }, creator);
-  expect(created.status).toBe(201);
-  await new Promise<void>((resolve, reject) => new tus.Upload(fs.readFileSync(source), { endpoint: created.body.url, onSuccess: () => resolve(), onError: reject }).start());
-  assetId = await waitUntil('asset created', async () => (await api(platform.api, 'GET', `/v1/uploads/${created.body.id}`, undefined, creator)).body.assetId as string | null, 10_000, 50);
-  await waitUntil('asset ready', async () => {
-    const a = (await api(platform.api, 'GET', `/v1/assets/${assetId}`, undefined, creator)).body;
-    if (a.status === 'errored') throw new Error(JSON.stringify(a.errors));
-    return a.status === 'ready';
-  }, 150_000, 250);
-  for (const [key, requiredPlan, maturityRating] of [['premium', 'premium', 'R'], ['basic', 'basic', 'PG'], ['free', null, 'G']] as const) {
-    const t = await api(platform.api, 'POST', '/v1/titles', { type: 'movie', name: `${key} film`, maturityRating, assetId, requiredPlan }, creator);
+  assetId = await upload('1920x1080', 6, { title: 'Feature', playbackPolicy: 'signed' });
+  protectedAssetId = await upload('640x360', 4, { title: 'Protected', playbackPolicy: 'signed', encryption: 'cbcs' });
+  for (const [key, requiredPlan, maturityRating, media] of [['premium', 'premium', 'R', assetId], ['basic', 'basic', 'PG', assetId], ['free', null, 'G', assetId], ['download', 'basic', 'PG', protectedAssetId]] as const) {
+    const t = await api(platform.api, 'POST', '/v1/titles', { type: 'movie', name: `${key} film`, maturityRating, assetId: media, requiredPlan, downloadable: key === 'download' }, creator);
     expect(t.status).toBe(201);
     expect((await api(platform.api, 'POST', `/v1/titles/${t.body.id}/publish`, undefined, creator)).status).toBe(200);
     titles[key] = t.body.id;
@@ -158,4 +169,60 @@ describe('subscriptions on the built-in provider', () => {
     expect((await api(platform.api, 'POST', `/v1/profiles/${v.profileId}/switch`, { pin: '0000' }, kidSession)).body.code).toBe('PIN_INCORRECT');
     expect((await api(platform.api, 'POST', `/v1/profiles/${v.profileId}/switch`, { pin: '1357' }, kidSession)).status).toBe(200);
   });
+});
+
+describe('offline downloads', () => {
+  it('gives a standard subscriber one encrypted MP4 (video and audio) whose licence key decrypts it frame for frame, with byte ranges', async () => {
+    const v = await viewer();
+    const checkout = await api(platform.api, 'POST', '/v1/subscriptions/checkout', { planId: 'standard' }, v.token);
+    expect((await submit(checkout.body.url, { method: 'wallet' })).status).toBe(303);
+    const grant = await api(platform.api, 'POST', '/v1/downloads', { titleId: titles.download, profileId: v.profileId, deviceId: 'phone-1', deviceName: 'Phone' }, v.token);
+    expect(grant.status).toBe(201);
+    expect(grant.body.rendition).toBe('360p');
+    const file = await fetch(grant.body.file);
+    expect(file.status).toBe(200);
+    expect(file.headers.get('content-type')).toBe('video/mp4');
+    const bytes = Buffer.from(await file.arrayBuffer());
+    expect(Number(file.headers.get('content-length'))).toBe(bytes.length);
+    // Without the token the edge refuses the file (the asset is signed).
+    expect((await fetch(grant.body.file.replace(/\/t\/[^/]+/, ''))).status).toBe(401);
+    // A resumed download gets the rest, byte for byte.
+    const rest = await fetch(grant.body.file, { headers: { range: 'bytes=1000-' } });
+    expect(rest.status).toBe(206);
+    expect(Buffer.from(await rest.arrayBuffer()).equals(bytes.subarray(1000))).toBe(true);
+
+    const saved = path.join(tmp, 'download.mp4');
+    fs.writeFileSync(saved, bytes);
+    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'quiet', '-show_streams', '-of', 'json', saved]).toString());
+    expect(probe.streams.map((st: { codec_type: string }) => st.codec_type)).toEqual(['video', 'audio']);
+    expect(bytes.includes(Buffer.from('encv'))).toBe(true);
+    expect(bytes.includes(Buffer.from('enca'))).toBe(true);
+
+    const licence = await api(platform.api, 'POST', `/v1/downloads/${grant.body.id}/license`, undefined, v.token);
+    expect(licence.status).toBe(200);
+    expect(licence.body.type).toBe('persistent-license');
+    const key = Buffer.from(licence.body.keys[0].k, 'base64url');
+    // The same frames as the streamed renditions decrypt to, per track.
+    const signedBase = grant.body.file.replace(/360p\.mp4$/, '');
+    const rendition = async (name: string) => {
+      const playlist = await (await fetch(`${signedBase}${name}/index.m3u8`)).text();
+      const segments = playlist.split('\n').filter((l) => l.startsWith('seg-'));
+      const parts = [await fetch(`${signedBase}${name}/init.mp4`), ...(await Promise.all(segments.map((sname) => fetch(`${signedBase}${name}/${sname}`))))];
+      return Buffer.concat(await Promise.all(parts.map(async (r) => Buffer.from(await r.arrayBuffer()))));
+    };
+    const strip = (lines: string[], stream: string) => lines.filter((l) => l.startsWith(`${stream},`)).map((l) => l.slice(l.indexOf(',')));
+    const expectedVideo = strip(await framemd5(await rendition('360p'), key), '0');
+    const expectedAudio = strip(await framemd5(await rendition('audio'), key), '0');
+    expect(expectedVideo.length).toBeGreaterThan(50);
+    let got: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      got = await framemd5(bytes, key).catch(() => []);
+      if (strip(got, '0').join() === expectedVideo.join() && strip(got, '1').join() === expectedAudio.join()) break;
+    }
+    expect(strip(got, '0')).toEqual(expectedVideo);
+    expect(strip(got, '1')).toEqual(expectedAudio);
+    // Signed out: the licence refuses.
+    expect((await api(platform.api, 'DELETE', '/v1/devices/phone-1', undefined, v.token)).status).toBe(204);
+    expect((await api(platform.api, 'POST', `/v1/downloads/${grant.body.id}/license`, undefined, v.token)).body.code).toBe('DOWNLOAD_REVOKED');
+  }, 60_000);
 });

@@ -107,5 +107,7 @@ describe('resolution caps at the edge', () => {
     expect((await get(`${edge.url}/t/${capped}/vod/asset1/720p/seg-0.m4s`)).body.toString()).toBe('media of 720p');
     expect((await get(`${edge.url}/t/${capped}/vod/asset1/audio/seg-0.m4s`)).status).toBe(200);
     expect((await get(`${edge.url}/t/${full}/vod/asset1/1080p/seg-0.m4s`)).body.toString()).toBe('media of 1080p');
+    // The rendition's offline file is refused the same way.
+    expect(JSON.parse((await get(`${edge.url}/t/${capped}/vod/asset1/1080p.mp4`)).body.toString()).code).toBe('RENDITION_NOT_ALLOWED');
   });
 });

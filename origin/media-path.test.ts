@@ -16,6 +16,10 @@ describe('parseMediaPath', () => {
   it('maps vod files one folder deep', () => {
     expect(storageKeyOf(parseMediaPath('/vod/a1/master.m3u8')!)).toBe('vod/a1/master.m3u8');
     expect(storageKeyOf(parseMediaPath('/vod/a1/720p/seg-3.m4s')!)).toBe('vod/a1/720p/seg-3.m4s');
+    // A rendition's offline file is assembled, not stored.
+    expect(parseMediaPath('/vod/a1/720p.mp4')).toEqual({ scope: 'vod', id: 'a1', kind: 'download', rendition: '720p' });
+    expect(storageKeyOf(parseMediaPath('/vod/a1/720p.mp4')!)).toBeNull();
+    expect(parseMediaPath('/vod/a1/72.0p.mp4')?.kind).not.toBe('download');
   });
 
   it.each([
