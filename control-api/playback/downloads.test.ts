@@ -46,7 +46,7 @@ describe('offline downloads', () => {
     const started = change
       ? await t.app.inject({ method: 'POST', url: '/v1/subscriptions/portal', headers: auth, payload: {} })
       : await t.app.inject({ method: 'POST', url: '/v1/subscriptions/checkout', headers: auth, payload: { planId } });
-    const form = change ? { action: 'change-plan', planId } : { method: 'card' };
+    const form: Record<string, string> = change ? { action: 'change-plan', planId } : { method: 'card' };
     const res = await t.app.inject({ method: 'POST', url: new URL(started.json().url).pathname, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(form).toString() });
     expect(res.statusCode).toBe(303);
   }
