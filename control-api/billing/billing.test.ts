@@ -205,6 +205,25 @@ describe('plans, the built-in checkout and entitlements', () => {
     expect((await play(viewer.auth, free.id, { profileId, deviceId: 'laptop-1' })).statusCode).toBe(201);
   });
 
+  it('renews a built-in subscription when its period ends, once, and ends one set to cancel at period end', async () => {
+    const viewer = await t.signup();
+    await subscribe(t, viewer.auth, 'basic');
+    const endPeriod = () => t.sql.query(`UPDATE subscriptions SET current_period_end = date_trunc('second', now()) - interval '1 minute' WHERE account_id = $1`, [viewer.accountId]);
+    await endPeriod();
+    // Several requests at once renew it once.
+    const seen = await Promise.all([1, 2, 3].map(() => t.app.inject({ method: 'GET', url: '/v1/subscription', headers: viewer.auth })));
+    for (const r of seen) expect(r.json()).toMatchObject({ status: 'active', entitled: true });
+    const renewed = (await t.app.inject({ method: 'GET', url: '/v1/subscription', headers: viewer.auth })).json();
+    expect(new Date(renewed.currentPeriodEnd).getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+    const payments = (await t.app.inject({ method: 'GET', url: '/v1/payments', headers: viewer.auth })).json().items;
+    expect(payments.map((p: { status: string }) => p.status)).toEqual(['succeeded', 'succeeded']);
+
+    await portalAction(t, viewer.auth, { action: 'cancel-at-period-end' });
+    await endPeriod();
+    expect((await t.app.inject({ method: 'GET', url: '/v1/subscription', headers: viewer.auth })).json()).toMatchObject({ status: 'canceled', entitled: false });
+    expect((await t.app.inject({ method: 'GET', url: '/v1/payments', headers: viewer.auth })).json().items).toHaveLength(2);
+  });
+
   it('ends access after a failed payment once the grace period is over (built-in portal)', async () => {
     const graceless = await createTestApp({ sql: t.sql, env: { ...SIGNING, PAST_DUE_GRACE_SECONDS: '0' } });
     try {

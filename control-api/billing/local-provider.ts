@@ -150,6 +150,37 @@ export class LocalProvider implements PaymentProvider {
     };
   }
 
+  /**
+   * The built-in billing clock: a subscription whose period is over renews (a test payment, the next
+   * period) or, when it was set to cancel at period end, ends. Claimed by moving the period end in
+   * one UPDATE, so concurrent requests renew once.
+   */
+  async settle(subscriptionId: string, accountId: string): Promise<void> {
+    const [row] = await this.deps.sql.query<{ plan_id: string; cancel_at_period_end: boolean; current_period_end: Date | string; status: string }>(
+      `SELECT plan_id, cancel_at_period_end, current_period_end, status FROM subscriptions WHERE id = $1`,
+      [subscriptionId],
+    );
+    if (!row || row.status === 'canceled') return;
+    const plan = await this.deps.plans.row(row.plan_id);
+    const [customer] = await this.deps.sql.query<{ customer_id: string }>(`SELECT customer_id FROM billing_customers WHERE account_id = $1 AND provider = 'local'`, [accountId]);
+    const ended = Math.floor(new Date(row.current_period_end).getTime() / 1000);
+    const next = Math.max(ended, nowSeconds()) + periodSeconds(plan);
+    const claimed = await this.deps.sql.query(
+      `UPDATE subscriptions SET current_period_end = to_timestamp($3) WHERE id = $1 AND current_period_end = to_timestamp($2) RETURNING id`,
+      [subscriptionId, ended, row.cancel_at_period_end ? ended + 1 : next],
+    );
+    if (claimed.length === 0 || !customer) return;
+    const metadata = { accountId, planId: plan.id };
+    if (row.cancel_at_period_end) {
+      await this.deliver({ type: 'customer.subscription.deleted', data: { object: this.subscriptionObject(subscriptionId, customer.customer_id, plan, 'canceled', ended, true, metadata) } });
+      return;
+    }
+    await this.deliver(
+      { type: 'invoice.paid', data: { object: this.invoiceObject(subscriptionId, customer.customer_id, plan, 'card', next, true) } },
+      { type: 'customer.subscription.updated', data: { object: this.subscriptionObject(subscriptionId, customer.customer_id, plan, 'active', next, false, metadata) } },
+    );
+  }
+
   private async portalPage(s: LocalSessionRow & { urls: { success: string } }): Promise<string> {
     const sub = await this.billing!.current(s.account_id);
     const back = `<p><a href="${escapeHtml(s.urls.success)}">Back</a></p>`;

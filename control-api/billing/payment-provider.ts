@@ -35,6 +35,11 @@ export interface PaymentProvider {
   checkout(input: CheckoutInput): Promise<{ id: string; url: string }>;
   /** A page where the customer manages the subscription (cancel, change plan, payment method). */
   portal(input: { accountId: string; customerId: string; returnUrl: string }): Promise<{ url: string }>;
+  /**
+   * Providers that keep their own billing clock (the built-in one) renew or end a subscription whose
+   * period is over; Stripe does this itself and says so by webhook.
+   */
+  settle?(subscriptionId: string, accountId: string): Promise<void>;
 }
 
 /** The Stripe API version every call and every webhook payload is read in (the SDK's own, pinned with it). */

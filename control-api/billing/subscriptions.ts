@@ -90,10 +90,16 @@ export class BillingService {
 
   /** The account's subscription that counts: an entitling one if any, else the newest. */
   async current(accountId: string, now = new Date()): Promise<ActiveSubscription | undefined> {
-    const rows = await this.deps.sql.query<SubscriptionRow & { plan: PlanRow }>(
+    const read = () => this.deps.sql.query<SubscriptionRow & { plan: PlanRow }>(
       `SELECT s.*, to_jsonb(p) AS plan FROM subscriptions s JOIN plans p ON p.id = s.plan_id WHERE s.account_id = $1 ORDER BY s.created_at DESC LIMIT 20`,
       [accountId],
     );
+    let rows = await read();
+    const due = rows.filter((r) => r.provider === this.deps.provider.name && r.status !== 'canceled' && r.current_period_end && new Date(r.current_period_end).getTime() <= now.getTime());
+    if (due.length && this.deps.provider.settle) {
+      for (const r of due) await this.deps.provider.settle(r.id, accountId);
+      rows = await read();
+    }
     const pick = rows.find((r) => this.entitles(r, now)) ?? rows[0];
     return pick ? { row: pick, plan: pick.plan, entitled: this.entitles(pick, now) } : undefined;
   }
