@@ -31,7 +31,7 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
   const logs = new Map<string, string>();
   let databaseUrl: string;
   let env: Record<string, string>;
-  let ports: Record<'api' | 'rtmp' | 'ingestHttp' | 'origin1' | 'origin2' | 'edge' | 'metrics' | 'vod1' | 'vod2', number>;
+  let ports: Record<'api' | 'api2' | 'rtmp' | 'ingestHttp' | 'origin1' | 'origin2' | 'edge' | 'metrics' | 'vod1' | 'vod2', number>;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'split-data-'));
   let publisher: ChildProcess | undefined;
 
@@ -60,8 +60,8 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
     const s3 = new S3BlobStore({ bucket, endpoint: t.s3Endpoint, region: 'us-east-1', accessKeyId: t.s3AccessKeyId, secretAccessKey: t.s3SecretAccessKey, forcePathStyle: true });
     await s3.s3.send(new CreateBucketCommand({ Bucket: bucket }));
     await s3.close();
-    const [api_, rtmp, ingestHttp, origin1, origin2, edge, metrics, vod1, vod2] = await Promise.all(Array.from({ length: 9 }, () => freePort()));
-    ports = { api: api_, rtmp, ingestHttp, origin1, origin2, edge, metrics, vod1, vod2 };
+    const [api_, api2, rtmp, ingestHttp, origin1, origin2, edge, metrics, vod1, vod2] = await Promise.all(Array.from({ length: 10 }, () => freePort()));
+    ports = { api: api_, api2, rtmp, ingestHttp, origin1, origin2, edge, metrics, vod1, vod2 };
     env = {
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
@@ -69,6 +69,7 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
       PUBLIC_HOST: '127.0.0.1',
       JWT_SECRET: 'split-deployment-test-secret-0123456789abcdef',
       INTERNAL_TOKEN: 'split-internal-token-0123456789abcdefghij',
+      PLAYBACK_SIGNING_KEY: 'split-playback-signing-key-0123456789abcdef',
       DATABASE_URL: databaseUrl,
       REDIS_URL: `${t.redisUrl.replace(/\/\d*$/, '')}/${3 + Math.floor(Math.random() * 10)}`,
       BUS_DRIVER: 'redis',
@@ -198,4 +199,42 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
     const workerMetrics = await getText(`http://127.0.0.1:${ports.vod2}/metrics`);
     expect(workerMetrics).toMatch(/vod_jobs_total\{outcome="ready"\} 1/);
   }, 240_000);
+
+  it('holds a plan’s concurrent-stream limit across two control-api processes on one Redis', async () => {
+    run('control-api2', 'control-api', { API_PORT: String(ports.api2) });
+    await waitUntil('the second control-api', () => healthy(`http://127.0.0.1:${ports.api2}/healthz`), 60_000);
+    if (!['vod1', 'vod2'].some((n) => procs.get(n)?.exitCode === null && procs.get(n)?.signalCode === null)) run('vod2', 'vod-worker', { METRICS_PORT: String(ports.vod2) });
+    const [a, b] = [`http://127.0.0.1:${ports.api}`, `http://127.0.0.1:${ports.api2}`];
+    const creator = await signUp(a);
+    const file = path.join(dataDir, 'short.mp4');
+    await execFileP('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '4', '-c:v', 'libx264', '-preset', 'ultrafast', file]);
+    const upload = await api(a, 'POST', '/v1/uploads', { asset: { title: 'limited' } }, creator);
+    await new Promise<void>((resolve, reject) => new tus.Upload(fs.readFileSync(file), { endpoint: upload.body.url, onSuccess: () => resolve(), onError: reject }).start());
+    const assetId = await waitUntil('asset', async () => (await api(a, 'GET', `/v1/uploads/${upload.body.id}`, undefined, creator)).body.assetId as string | null, 10_000, 100);
+    await waitUntil('asset ready', async () => (await api(a, 'GET', `/v1/assets/${assetId}`, undefined, creator)).body.status === 'ready', 120_000, 500);
+    const title = (await api(a, 'POST', '/v1/titles', { type: 'movie', name: 'Limited', maturityRating: 'PG', assetId, requiredPlan: 'basic' }, creator)).body;
+    expect((await api(a, 'POST', `/v1/titles/${title.id}/publish`, undefined, creator)).status).toBe(200);
+
+    // A viewer on standard (two streams) pays on the built-in checkout of the second process.
+    const viewer = await signUp(b);
+    const profileId = (await api(b, 'GET', '/v1/profiles', undefined, viewer)).body.items[0].id;
+    const checkout = await api(b, 'POST', '/v1/subscriptions/checkout', { planId: 'standard' }, viewer);
+    const paid = await fetch(checkout.body.url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'method=card' });
+    expect(paid.status).toBe(303);
+    const start = (base: string, deviceId: string) => api(base, 'POST', '/v1/playback-tokens', { titleId: title.id, profileId, deviceId }, viewer);
+    const first = await start(a, 'tv');
+    const second = await start(b, 'phone');
+    expect([first.status, second.status]).toEqual([201, 201]);
+    for (const base of [a, b]) {
+      const third = await start(base, 'laptop');
+      expect(third.status).toBe(403);
+      expect(third.body.code).toBe('STREAM_LIMIT_REACHED');
+      expect(third.body.sessions.map((x: { deviceId: string }) => x.deviceId).sort()).toEqual(['phone', 'tv']);
+    }
+    // Stopped on one process, the slot is free on the other; the token plays at the edge.
+    expect((await api(a, 'DELETE', `/v1/playback-sessions/${second.body.sessionId}`, undefined, viewer)).status).toBe(204);
+    const laptop = await start(b, 'laptop');
+    expect(laptop.status).toBe(201);
+    expect(await decodeFrames(laptop.body.playback.hls, 2)).toBeGreaterThan(30);
+  }, 200_000);
 });
