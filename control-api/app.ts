@@ -101,7 +101,7 @@ export function createServices(deps: ControlApiDeps, config: Config): Services {
   const sessions = new PlaybackSessions({ liveState: deps.liveState }, config.billing.playbackLeaseSeconds);
   const billing = createBilling(
     {
-      sql: deps.sql, logger, accounts,
+      sql: deps.sql, logger, accounts, metrics: deps.metrics,
       onDeviceRemoved: async (accountId, deviceId) => {
         await sessions.endDevice(accountId, deviceId);
         await downloads.revokeDevice(accountId, deviceId);
@@ -109,7 +109,7 @@ export function createServices(deps: ControlApiDeps, config: Config): Services {
     },
     config,
   );
-  const entitlements = new Entitlements({ billing: billing.billing, plans: billing.plans, sessions, devices: billing.devices }, config.billing);
+  const entitlements = new Entitlements({ billing: billing.billing, plans: billing.plans, sessions, devices: billing.devices, metrics: deps.metrics }, config.billing);
   const downloads = new DownloadService({ sql: deps.sql, entitlements, titles: catalog.titles, assets, keys, devices: billing.devices }, config);
   return {
     downloads,

@@ -173,6 +173,7 @@ describe('plans, the built-in checkout and entitlements', () => {
     expect(third.statusCode).toBe(403);
     expect(third.json()).toMatchObject({ code: 'STREAM_LIMIT_REACHED', limit: 2 });
     expect(third.json().sessions.map((s: { deviceName: string }) => s.deviceName).sort()).toEqual(['Living room TV', 'Phone']);
+    expect(await t.metrics.getSingleMetricAsString('entitlement_refusals_total')).toMatch(/entitlement_refusals_total\{code="STREAM_LIMIT_REACHED"\} [1-9]/);
     // Another account cannot see or end these sessions.
     const stranger = await t.signup();
     expect((await t.app.inject({ method: 'DELETE', url: `/v1/playback-sessions/${tv.json().sessionId}`, headers: stranger.auth })).statusCode).toBe(404);
@@ -407,6 +408,7 @@ describe('the Stripe provider', () => {
     const payments = (await t.app.inject({ method: 'GET', url: '/v1/payments', headers: viewer.auth })).json().items;
     expect(payments).toHaveLength(1);
     expect(payments[0]).toMatchObject({ amount: 7.99, transactionId: 'pi_replay', status: 'succeeded', subscriptionId: 'sub_replay' });
+    expect(await t.metrics.getSingleMetricAsString('billing_events_total')).toMatch(/billing_events_total\{provider="stripe",result="duplicate"\} [2-9]/);
   });
 
   it('ends canceled when subscription.deleted arrives before an older subscription.updated', async () => {

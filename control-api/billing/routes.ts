@@ -157,6 +157,7 @@ export const billingRoutes: FastifyPluginAsyncTypebox<BillingRouteDeps> = async 
         try {
           event = Stripe.webhooks.constructEvent(req.body, signature, secret, 300) as unknown as BillingEvent;
         } catch (err) {
+          billing.events?.inc({ provider: 'stripe', result: 'signature_invalid' });
           throw badRequest('SIGNATURE_INVALID', `webhook signature verification failed: ${(err as Error).message}`);
         }
         const result = await billing.handleEvent(event, 'stripe');

@@ -1,3 +1,4 @@
+import { Counter, type Registry } from 'prom-client';
 import { AppError, type Config, type Logger, type Sql } from '../../platform/index.js';
 import { conflict, notFound } from '../http/http-errors.js';
 import type { BillingEvent, PaymentProvider } from './payment-provider.js';
@@ -66,10 +67,22 @@ type Obj = Record<string, unknown>;
  * older ones; `canceled` is final (Stripe never revives a canceled subscription).
  */
 export class BillingService {
+  /** Provider events by provider and result (processed, duplicate, ignored, signature_invalid). */
+  readonly events?: Counter<'provider' | 'result'>;
+
   constructor(
-    private readonly deps: { sql: Sql; plans: PlanService; provider: PaymentProvider; logger: Logger; accounts: { get(id: string): Promise<{ id: string; email: string } | undefined> } },
+    private readonly deps: { sql: Sql; plans: PlanService; provider: PaymentProvider; logger: Logger; accounts: { get(id: string): Promise<{ id: string; email: string } | undefined> }; metrics?: Registry },
     private readonly config: Config['billing'],
-  ) {}
+  ) {
+    if (deps.metrics) {
+      this.events = (deps.metrics.getSingleMetric('billing_events_total') as Counter<'provider' | 'result'> | undefined) ?? new Counter({
+        name: 'billing_events_total',
+        help: 'Payment provider events (webhooks, built-in checkout) by provider and result: processed, duplicate (a retried delivery), ignored, signature_invalid',
+        labelNames: ['provider', 'result'],
+        registers: [deps.metrics],
+      });
+    }
+  }
 
   get providerName(): string {
     return this.deps.provider.name;
@@ -159,6 +172,12 @@ export class BillingService {
    * or an object this platform does not act on: acknowledged all the same).
    */
   async handleEvent(event: BillingEvent, provider: string): Promise<'processed' | 'duplicate' | 'ignored'> {
+    const result = await this.apply(event, provider);
+    this.events?.inc({ provider, result });
+    return result;
+  }
+
+  private apply(event: BillingEvent, provider: string): Promise<'processed' | 'duplicate' | 'ignored'> {
     return this.deps.sql.tx(async (q) => {
       const stored = await q.query(`INSERT INTO billing_events (id, provider, type, created) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING RETURNING id`, [event.id, provider, event.type, event.created]);
       if (stored.length === 0) return 'duplicate';

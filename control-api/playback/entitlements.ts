@@ -1,3 +1,4 @@
+import { Counter, type Registry } from 'prom-client';
 import { AppError, type Config } from '../../platform/index.js';
 import type { DeviceInput, DeviceService } from '../billing/devices.js';
 import type { PlanService } from '../billing/plans.js';
@@ -27,10 +28,31 @@ export interface EntitledTitle {
  * heartbeats and licence renewals all ask here.
  */
 export class Entitlements {
+  private readonly refusals?: Counter<'code'>;
+
   constructor(
-    private readonly deps: { billing: BillingService; plans: PlanService; sessions: PlaybackSessions; devices: DeviceService },
+    private readonly deps: { billing: BillingService; plans: PlanService; sessions: PlaybackSessions; devices: DeviceService; metrics?: Registry },
     private readonly config: Config['billing'],
-  ) {}
+  ) {
+    if (deps.metrics) {
+      this.refusals = (deps.metrics.getSingleMetric('entitlement_refusals_total') as Counter<'code'> | undefined) ?? new Counter({
+        name: 'entitlement_refusals_total',
+        help: 'Playbacks, heartbeats, licences and downloads refused by entitlements, by code (PLAN_REQUIRED, SUBSCRIPTION_INACTIVE, STREAM_LIMIT_REACHED, DOWNLOADS_NOT_INCLUDED)',
+        labelNames: ['code'],
+        registers: [deps.metrics],
+      });
+    }
+  }
+
+  /** Counts a refusal on its way out. */
+  private async counted<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (err) {
+      if (err instanceof AppError && err.status === 403) this.refusals?.inc({ code: err.code });
+      throw err;
+    }
+  }
 
   /** The plan limits for a title, or the refusal. */
   private async limits(accountId: string, requiredPlan: string | null): Promise<{ streamingLimit: number; maxResolution?: number; planId?: string }> {
@@ -49,7 +71,11 @@ export class Entitlements {
     return { streamingLimit: this.config.freeStreamingLimit };
   }
 
-  async forTitle(input: { accountId: string; profileId: string; title: EntitledTitle; device?: DeviceInput }): Promise<EntitlementGrant> {
+  forTitle(input: { accountId: string; profileId: string; title: EntitledTitle; device?: DeviceInput }): Promise<EntitlementGrant> {
+    return this.counted(this.decideTitle(input));
+  }
+
+  private async decideTitle(input: { accountId: string; profileId: string; title: EntitledTitle; device?: DeviceInput }): Promise<EntitlementGrant> {
     const { accountId, title, device } = input;
     const limits = await this.limits(accountId, title.requiredPlan);
     if (device) await this.deps.devices.touch(accountId, device);
@@ -66,7 +92,11 @@ export class Entitlements {
    * that entitles, a plan that unlocks the title and includes downloads (403 SUBSCRIPTION_INACTIVE,
    * PLAN_REQUIRED, DOWNLOADS_NOT_INCLUDED). Returns the plan's download terms and resolution cap.
    */
-  async forDownload(accountId: string, title: EntitledTitle): Promise<{ planId: string; devices: number; days: number; maxResolution: number }> {
+  forDownload(accountId: string, title: EntitledTitle): Promise<{ planId: string; devices: number; days: number; maxResolution: number }> {
+    return this.counted(this.decideDownload(accountId, title));
+  }
+
+  private async decideDownload(accountId: string, title: EntitledTitle): Promise<{ planId: string; devices: number; days: number; maxResolution: number }> {
     const sub = await this.deps.billing.current(accountId);
     if (!sub?.entitled) throw new AppError(403, 'SUBSCRIPTION_INACTIVE', 'downloads need an active subscription (POST /v1/subscriptions/checkout)');
     await this.limits(accountId, title.requiredPlan);
@@ -84,9 +114,13 @@ export class Entitlements {
   }
 
   /** A heartbeat (or licence renewal): the subscription still entitles and the session keeps its slot. */
-  async renew(accountId: string, sessionId: string): Promise<PlaybackSessionView> {
-    const session = await this.deps.sessions.get(accountId, sessionId);
-    const limits = await this.limits(accountId, session.requiredPlan ?? null);
-    return this.deps.sessions.renew(accountId, sessionId, limits.streamingLimit);
+  renew(accountId: string, sessionId: string): Promise<PlaybackSessionView> {
+    return this.counted(
+      (async () => {
+        const session = await this.deps.sessions.get(accountId, sessionId);
+        const limits = await this.limits(accountId, session.requiredPlan ?? null);
+        return this.deps.sessions.renew(accountId, sessionId, limits.streamingLimit);
+      })(),
+    );
   }
 }
