@@ -12,11 +12,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
-import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { framemd5 } from '../platform/test-support/ffmpeg-decrypt.js';
 import { launchChromium, playWithHlsJs } from './player.js';
-import { api, signUp, startTestPlatform, waitUntil, type TestPlatform } from './support.js';
+import { api, signUp, startTestPlatform, uploadAsset, waitUntil, type TestPlatform } from './support.js';
 
 let platform: TestPlatform;
 let browser: Browser;
@@ -25,22 +24,14 @@ let assetId: string;
 let protectedAssetId: string;
 const titles: Record<'premium' | 'basic' | 'free' | 'download', string> = { premium: '', basic: '', free: '', download: '' };
 
-/** Uploads a test pattern of this size and length over tus and waits until its asset is ready. */
+/** Uploads a test pattern of this size and length and waits until its asset is ready. */
 async function upload(size: string, seconds: number, asset: Record<string, string>): Promise<string> {
   const source = path.join(tmp, `source-${size}.mp4`);
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=25`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', source]);
-  const created = await api(platform.api, 'POST', '/v1/uploads', { asset }, creator);
-  expect(created.status).toBe(201);
-  await new Promise<void>((resolve, reject) => new tus.Upload(fs.readFileSync(source), { endpoint: created.body.url, onSuccess: () => resolve(), onError: reject }).start());
-  const id = await waitUntil('asset created', async () => (await api(platform.api, 'GET', `/v1/uploads/${created.body.id}`, undefined, creator)).body.assetId as string | null, 10_000, 50);
-  await waitUntil('asset ready', async () => {
-    const a = (await api(platform.api, 'GET', `/v1/assets/${id}`, undefined, creator)).body;
-    if (a.status === 'errored') throw new Error(JSON.stringify(a.errors));
-    return a.status === 'ready';
-  }, 150_000, 250);
-  return id;
+  return (await uploadAsset(platform.api, creator, source, asset)).id;
 }
+
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'subs-e2e-'));
 const PASSWORD = 'e2e-password-123';
 

@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import * as tus from 'tus-js-client';
 import { loadConfig, createLogger } from '../platform/index.js';
 import { startPlatform, type RunningPlatform } from '../main.js';
 
@@ -162,4 +163,17 @@ export async function decodeFrames(url: string, seconds = 2): Promise<number> {
   );
   const m = [...stdout.matchAll(/^frame=(\d+)/gm)].pop();
   return m ? Number(m[1]) : 0;
+}
+
+/** Uploads a file over tus as a new asset (`asset`: the upload's asset fields) and waits until it is ready; returns the asset. */
+export async function uploadAsset(base: string, token: string, file: string, asset: Record<string, unknown>, timeoutMs = 150_000): Promise<any> {
+  const created = await api(base, 'POST', '/v1/uploads', { asset }, token);
+  if (created.status !== 201) throw new Error(`upload refused: ${created.status} ${JSON.stringify(created.body)}`);
+  await new Promise<void>((resolve, reject) => new tus.Upload(fs.readFileSync(file), { endpoint: created.body.url, onSuccess: () => resolve(), onError: reject }).start());
+  const id = await waitUntil('asset created', async () => (await api(base, 'GET', `/v1/uploads/${created.body.id}`, undefined, token)).body.assetId as string | null, 10_000, 50);
+  return waitUntil('asset ready', async () => {
+    const a = (await api(base, 'GET', `/v1/assets/${id}`, undefined, token)).body;
+    if (a.status === 'errored') throw new Error(JSON.stringify(a.errors));
+    return a.status === 'ready' ? a : undefined;
+  }, timeoutMs, 250);
 }

@@ -6,6 +6,11 @@ import { IdParams, bearer, errorResponses } from '../http/common-schemas.js';
 import { CreateProfileBody, PinBody, ProfileSchema, UpdateProfileBody } from './schemas.js';
 import type { RouteContext } from '../http/route-context.js';
 
+/** Opening a profile session or switching to one: the PIN where one is asked for. */
+const SessionBody = Type.Object({ pin: Type.Optional(PinBody.properties.pin) }, { additionalProperties: false });
+/** A session token bound to the profile. */
+const SessionResponse = Type.Object({ accessToken: Type.String(), expiresIn: Type.Integer(), tokenType: Type.Literal('Bearer'), profile: ProfileSchema });
+
 /** Viewing profiles of the caller's account. */
 export const profilesRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { services, config }) => {
   const tags = ['profiles'];
@@ -89,11 +94,8 @@ export const profilesRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         description: 'The "Who\'s watching?" step. A PIN-protected profile is active only through such a token (reads naming it with the account token are 403 PIN_REQUIRED); five wrong PINs per login window, then 429. The token reads as its profile only (403 PROFILE_SESSION for another) and cannot manage profiles; it lives as long as an access token and is not refreshed: open a new session with the account token.',
         security: bearer,
         params: IdParams,
-        body: Type.Object({ pin: Type.Optional(PinBody.properties.pin) }, { additionalProperties: false }),
-        response: {
-          200: Type.Object({ accessToken: Type.String(), expiresIn: Type.Integer(), tokenType: Type.Literal('Bearer'), profile: ProfileSchema }),
-          ...errorResponses,
-        },
+        body: SessionBody,
+        response: { 200: SessionResponse, ...errorResponses },
       },
     },
     async (req) => openSession(req.headers.authorization, req.params.id, req.body.pin),
@@ -120,11 +122,8 @@ export const profilesRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         description: 'From a kids profile\'s session, switching to a profile that is not kids needs the account PIN (PUT /v1/account/pin) or that profile\'s own PIN: 403 PIN_REQUIRED, PIN_INCORRECT, ACCOUNT_PIN_NOT_SET; five wrong PINs per login window lock it (429 with Retry-After). Otherwise as /session.',
         security: bearer,
         params: IdParams,
-        body: Type.Object({ pin: Type.Optional(PinBody.properties.pin) }, { additionalProperties: false }),
-        response: {
-          200: Type.Object({ accessToken: Type.String(), expiresIn: Type.Integer(), tokenType: Type.Literal('Bearer'), profile: ProfileSchema }),
-          ...errorResponses,
-        },
+        body: SessionBody,
+        response: { 200: SessionResponse, ...errorResponses },
       },
     },
     async (req) => openSession(req.headers.authorization, req.params.id, req.body.pin),
