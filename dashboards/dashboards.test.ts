@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createMetricsRegistry } from '../platform/index.js';
+import { metricNames } from './promql.js';
 
 /**
  * Checks every Grafana dashboard in this folder: the shape Grafana's provisioning needs, and that every
@@ -21,9 +22,6 @@ const KNOWN_PREFIX = /^(ingest|packager|origin|edge|http|process|nodejs)_[a-z0-9
 const UNIT_SUFFIX = /_(total|seconds|bytes|ratio|per_second|held|sessions|up)$/;
 /** Series a histogram or summary exposes besides its name; the family itself must carry a unit. */
 const HISTOGRAM_SERIES = /_(bucket|count|sum)$/;
-/** PromQL words that look like identifiers but are not metric names. */
-const PROMQL_WORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan', 'Inf', 'NaN']);
-
 interface Target {
   refId?: string;
   expr?: string;
@@ -50,24 +48,6 @@ interface Dashboard {
   schemaVersion?: number;
   panels?: Panel[];
   templating?: { list?: Variable[] };
-}
-
-/** Metric names referenced by a PromQL expression (functions, labels, keywords and variables removed). */
-function metricNames(expr: string): string[] {
-  const bare = expr
-    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""') // string literals (regexes, label values)
-    .replace(/\{[^}]*\}/g, ' ') // label matchers
-    .replace(/\[[^\]]*\]/g, ' ') // range selectors and subqueries
-    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ') // grouping label lists
-    .replace(/\$\{?\w+\}?/g, ' '); // dashboard variables ($__rate_interval, ${job})
-  const names: string[] = [];
-  for (const m of bare.matchAll(/(?<![\w.:])[a-zA-Z_:][\w:]*/g)) {
-    const word = m[0];
-    const rest = bare.slice((m.index ?? 0) + word.length).trimStart();
-    if (rest.startsWith('(') || PROMQL_WORDS.has(word)) continue; // a function or aggregation, or a keyword
-    names.push(word);
-  }
-  return [...new Set(names)];
 }
 
 /** Why a metric name breaks the naming rules, or null when it follows them. */

@@ -278,6 +278,8 @@ export class IngestServer {
       lastPublishedAt: 0,
       droppedCounted: 0,
     });
+    // Counters start at 0 for the stream, so "none dropped" is a value on the dashboards, not a gap.
+    this.m.dropped.inc({ stream: decision.streamId }, 0);
     this.host.send({ type: 'decision', connId, ok: true, streamId: decision.streamId });
   }
 

@@ -117,6 +117,8 @@ export class LiveSession {
   /** Starts the ladder for the first publish. */
   async start(): Promise<void> {
     this.deps.metrics.sessions.inc();
+    // 0 from the start, so "no restarts" is a value on the dashboards, not a gap.
+    this.deps.metrics.restarts.inc({ stream: this.streamId }, 0);
     // Numbered from the wall clock (seconds) and never below what an earlier session of this stream
     // reached, so every segment, part and init URL of the session is new (edges cache them immutable).
     const earlier = await this.deps.catalog.nextMsn(this.streamId).catch(() => undefined);
