@@ -23,7 +23,7 @@ import {
   type Logger,
   type LiveState,
 } from './platform/index.js';
-import { ControlApiClient, ControlApiServer, type ControlApiTopics } from './control-api/index.js';
+import { ControlApiClient, ControlApiServer, QosAggregator, QOS_TOPIC, type ControlApiTopics } from './control-api/index.js';
 import { IngestServer, type IngestTopics, type PublishAuthorizer } from './ingest/index.js';
 import { LiveCatalog, LivePackager, VOD_CAPTIONS_QUEUE, VOD_QUEUE, VodWorker, type PackagerTopics } from './packager/index.js';
 import { OriginServer } from './origin/index.js';
@@ -33,7 +33,7 @@ import { EdgeServer, edgeConfigFrom } from './edge-cache/index.js';
 export type PlatformTopics = ControlApiTopics & IngestTopics & PackagerTopics;
 
 /** The services `main.js` can run. */
-export const SERVICES = ['control-api', 'ingest', 'packager', 'origin', 'edge-cache', 'vod-worker'] as const;
+export const SERVICES = ['control-api', 'ingest', 'packager', 'origin', 'edge-cache', 'vod-worker', 'analytics'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** WHIP (WebRTC ingest) is announced in the API contract but not served yet: say so clearly. */
@@ -69,7 +69,7 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
     // The database and the durable job queue on it: control-api sends VOD jobs, the VOD worker runs them.
     let sql: Sql | undefined;
     let jobs: PgBossJobQueue | undefined;
-    if (has('control-api') || has('vod-worker')) {
+    if (has('control-api') || has('vod-worker') || has('analytics')) {
       sql = life.add('sql', await createSql(config));
       jobs = life.add('jobs', new PgBossJobQueue({ sql, logger }));
       await jobs.createQueue(VOD_QUEUE, { retryLimit: config.vod.jobRetries, retryDelaySeconds: 10, timeoutSeconds: config.vod.jobTimeoutSeconds });
@@ -104,6 +104,17 @@ export async function startPlatform(config: Config, services: readonly ServiceNa
         const ops = new OpsServer({ port: config.metricsPort, host: config.bindHost, registry: metrics });
         await ops.start();
         life.add('vod-worker-http', ops);
+      }
+    }
+    if (has('analytics') && sql) {
+      // Viewer QoS beacons, from whichever control-api took them, applied once each (consumer group).
+      const aggregator = new QosAggregator({ sql, logger, metrics });
+      const unsubscribe = await bus.subscribe(QOS_TOPIC, async (batch) => void (await aggregator.apply(batch)), { group: 'analytics' });
+      life.add('analytics', { close: unsubscribe });
+      if (services.length === 1) {
+        const ops = new OpsServer({ port: config.metricsPort, host: config.bindHost, registry: metrics });
+        await ops.start();
+        life.add('analytics-http', ops);
       }
     }
     if (has('origin')) {

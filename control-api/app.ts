@@ -29,6 +29,7 @@ import { keyServerRoutes } from './playback/key-server-routes.js';
 import { catalogRoutes, createCatalog } from './catalog/index.js';
 import { createEngagement, engagementRoutes, notificationsRoutes } from './engagement/index.js';
 import { billingRoutes, createBilling } from './billing/index.js';
+import { analyticsRoutes, QosAggregator, QOS_TOPIC } from './analytics/index.js';
 import { Entitlements } from './playback/entitlements.js';
 import { PlaybackSessions } from './playback/playback-sessions.js';
 import { DownloadService } from './playback/downloads.js';
@@ -190,6 +191,13 @@ export async function buildControlApi(deps: ControlApiDeps, config: Config): Pro
     config, logger: deps.logger, tokens: services.tokens, ...services.billing, entitlements: services.entitlements, sessions: services.sessions,
   });
   await app.register(downloadsRoutes, ctx);
+  await app.register(analyticsRoutes, {
+    sql: deps.sql, liveState: deps.liveState, tokens: services.tokens,
+    aggregator: new QosAggregator({ sql: deps.sql, logger: deps.logger, metrics: deps.metrics }),
+    publish: deps.bus ? (batch) => deps.bus!.publish(QOS_TOPIC, batch) : undefined,
+    ownAsset: (accountId, id) => services.assets.get(accountId, id),
+    ownStream: (accountId, id) => services.liveStreams.get(accountId, id),
+  });
   await app.register(notificationsRoutes, { tokens: services.tokens, notifications: services.engagement.notifications });
   return app as unknown as FastifyInstance;
 }

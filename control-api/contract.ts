@@ -5,6 +5,7 @@
  */
 import type { Rung } from '../platform/index.js';
 import type { VodTracks } from '../packager/contract.js';
+import type { QosBatch } from './analytics/qos.js';
 import type { EncryptionMode } from '../packager/contract.js';
 
 export type { EncryptionMode } from '../packager/contract.js';
@@ -201,6 +202,8 @@ export interface ControlApiTopics {
   'control.stream.statusChanged': { streamId: string; accountId: string; status: LiveStreamStatus; atMs: number };
   'control.asset.created': { assetId: string; accountId: string; liveStreamId: string | null; atMs: number };
   /** A notification was stored for an account: every control-api process writes it to that account's sockets. */
+  /** Viewer QoS beacons (POST /v1/qos), for the analytics aggregator's consumer group. */
+  'qos.beacons': QosBatch;
   'control.notification.created': { accountId: string; notification: { id: string; seq: number; kind: string; data: Record<string, unknown>; createdAt: string; readAt: string | null } };
 }
 

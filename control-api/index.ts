@@ -3,6 +3,7 @@ export { ControlApiServer } from './control-api-server.js';
 export { ControlApiClient } from './control-api-client.js';
 export { buildControlApi, createServices, type ControlApiBus, type ControlApiBusTopics, type ControlApiDeps } from './app.js';
 export { controlApiMigrations } from './migrations.js';
+export { QosAggregator, QOS_TOPIC } from './analytics/index.js';
 export { toLiveStreamUrls, toAssetPlaybackUrls } from './playback/urls.js';
 export * from './contract.js';
 export { runCli, type CliIo } from './cli/upload-cli.js';

@@ -2,6 +2,7 @@ import type { Migration } from '../platform/index.js';
 import { catalogMigrations } from './catalog/migrations.js';
 import { engagementMigrations } from './engagement/migrations.js';
 import { billingMigrations } from './billing/migrations.js';
+import { analyticsMigrations } from './analytics/migrations.js';
 
 /**
  * control-api schema. Plain SQL that runs unchanged on PGlite and Postgres (the one extension is
@@ -204,4 +205,4 @@ const coreMigrations: Migration[] = [
 ];
 
 /** Every control-api migration: the core ones above, then each domain's (one history on PGlite and Postgres). */
-export const controlApiMigrations: Migration[] = [...coreMigrations, ...catalogMigrations, ...engagementMigrations, ...billingMigrations];
+export const controlApiMigrations: Migration[] = [...coreMigrations, ...catalogMigrations, ...engagementMigrations, ...billingMigrations, ...analyticsMigrations];
