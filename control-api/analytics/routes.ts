@@ -5,7 +5,7 @@ import { FixedWindowLimiter } from '../accounts/rate-limit.js';
 import type { TokenService } from '../accounts/tokens.js';
 import { IdParams, IsoDate, Nullable, bearer, closed, errorResponses } from '../http/common-schemas.js';
 import { badRequest } from '../http/http-errors.js';
-import { mediaAnalytics, QosBatch, QOS_TOPIC, type QosAggregator } from './qos.js';
+import { mediaAnalytics, QosBatch, type QosAggregator } from './qos.js';
 
 export interface AnalyticsRouteDeps {
   sql: Sql;
