@@ -17,7 +17,7 @@ const SERVICE_DIRS = ['ingest', 'packager', 'origin', 'edge-cache', 'control-api
 const DS_UID = '${DS_PROMETHEUS}';
 
 /** Our families and the prom-client defaults (process_*, nodejs_*). */
-const KNOWN_PREFIX = /^(ingest|packager|origin|edge|http|process|nodejs)_[a-z0-9_]*[a-z0-9]$/;
+const KNOWN_PREFIX = /^(ingest|packager|origin|edge|http|process|nodejs|qos)_[a-z0-9_]*[a-z0-9]$/;
 /** Prometheus naming: a unit or a suffix saying what the number is (prometheus.io/docs/practices/naming). */
 const UNIT_SUFFIX = /_(total|seconds|bytes|ratio|per_second|held|sessions|up)$/;
 /** Series a histogram or summary exposes besides its name; the family itself must carry a unit. */
@@ -194,8 +194,8 @@ describe.each(dashboards)('dashboard $file', ({ file, dash }) => {
 });
 
 describe('dashboard set', () => {
-  it('has the three dashboards with distinct uids and titles', () => {
-    expect(files).toEqual(['control-api.json', 'edge.json', 'live-overview.json']);
+  it('has the four dashboards with distinct uids and titles', () => {
+    expect(files).toEqual(['control-api.json', 'edge.json', 'live-overview.json', 'viewer-qos.json']);
     expect(new Set(dashboards.map((d) => d.dash.uid)).size).toBe(dashboards.length);
     expect(new Set(dashboards.map((d) => d.dash.title)).size).toBe(dashboards.length);
   });
