@@ -54,7 +54,7 @@ interface Dashboard {
 function namingProblem(name: string): string | null {
   if (!KNOWN_PREFIX.test(name)) return `${name} has none of the known prefixes`;
   const family = name.replace(HISTOGRAM_SERIES, '');
-  if (family !== name && !/_(seconds|bytes)$/.test(family)) return `${name}: a histogram family must be in seconds or bytes`;
+  if (family !== name && !/_(seconds|bytes|per_second)$/.test(family)) return `${name}: a histogram family must be in seconds, bytes or a rate of a unit`;
   if (!UNIT_SUFFIX.test(family)) return `${name} does not end in a unit or conventional suffix`;
   return null;
 }
@@ -118,6 +118,7 @@ describe('PromQL metric-name extraction', () => {
     expect(namingProblem('http_request_duration_seconds_bucket')).toBeNull();
     expect(namingProblem('edge_requests')).toMatch(/unit/);
     expect(namingProblem('edge_requests_total_bucket')).toMatch(/histogram/);
+    expect(namingProblem('edge_cmcd_measured_throughput_bits_per_second_bucket')).toBeNull();
     expect(namingProblem('egde_requests_total')).toMatch(/prefix/);
   });
 });

@@ -88,7 +88,7 @@ beforeAll(async () => {
   await waitUntil('the live stream at the edge', async () => (await fetch(stream.playback.hls)).ok, 60_000, 250);
   browser = await launchChromium();
   // A viewer plays while Prometheus scrapes: edge, origin and part delay series fill in.
-  const played = await playWithHlsJs(stream.playback.hls, 12, browser);
+  const played = await playWithHlsJs(stream.playback.hls, 12, browser, { cmcd: true });
   expect(played.fatalErrors).toEqual([]);
   await waitUntil('twelve scrapes', async () => {
     const r = await query('count_over_time(up{job="streamforge"}[1m])');
@@ -132,6 +132,14 @@ describe('dashboards and alerts on a real Prometheus', () => {
       if (!r.data?.result.length) dead.push(`variable $${v.name}: no values (${q})`);
     }
     expect(dead, `${dash.title}: ${dead.length} dead queries`).toEqual([]);
+  });
+
+  it('sees what hls.js reports over CMCD: requests by object type, buffer lengths and throughput', async () => {
+    const value = async (expr: string) => Number(((await query(expr)).data?.result[0] as { value?: [number, string] } | undefined)?.value?.[1] ?? 0);
+    expect(await value('sum(edge_cmcd_requests_total{ot=~"v|av|a"})')).toBeGreaterThan(5);
+    expect(await value('sum(edge_cmcd_requests_total{ot="m"})')).toBeGreaterThan(0);
+    expect(await value('sum(edge_cmcd_buffer_length_seconds_count)')).toBeGreaterThan(0);
+    expect(await value('sum(edge_cmcd_measured_throughput_bits_per_second_count)')).toBeGreaterThan(0);
   });
 
   it('evaluates every alert rule without error, over series that exist', async () => {

@@ -51,7 +51,9 @@ const drm = license ? { emeEnabled: true, drmSystems: { 'org.w3.clearkey': { lic
 // keytoken=…: AES-128 key URIs (the key server's /v1/keys/) are fetched with the playback token.
 const keyToken = q.get('keytoken');
 const keyTokens = keyToken ? { xhrSetup(xhr, url) { if (url.includes('/v1/keys/')) xhr.open('GET', url + '?token=' + encodeURIComponent(keyToken), true); } } : {};
-const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30, ...drm, ...keyTokens, debug: Boolean(q.get('debug')) });
+// cmcd=1: hls.js sends CMCD (CTA-5004) in the query of every request, as README's player config does.
+const cmcd = q.get('cmcd') ? { cmcd: { contentId: 'e2e' } } : {};
+const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30, ...drm, ...keyTokens, ...cmcd, debug: Boolean(q.get('debug')) });
 window.hls = hls;
 hls.on(Hls.Events.ERROR, (_e, d) => (d.fatal ? report.fatalErrors : report.nonFatalErrors).push(d.type + ':' + d.details));
 v.addEventListener('playing', () => { if (!report.started) { report.started = true; report.start = v.currentTime; } });
@@ -124,7 +126,7 @@ async function playPage<T>(html: string, src: string, seconds: number, collect: 
 }
 
 /** Plays src for `seconds` of wall time after playback starts and reports. */
-export function playWithHlsJs(src: string, seconds: number, browser?: Browser): Promise<PlaybackReport> {
+export function playWithHlsJs(src: string, seconds: number, browser?: Browser, opts: { cmcd?: boolean } = {}): Promise<PlaybackReport> {
   return playPage(
     PAGE,
     src,
@@ -144,6 +146,8 @@ export function playWithHlsJs(src: string, seconds: number, browser?: Browser): 
       };
     },
     browser,
+    undefined,
+    opts.cmcd ? '&cmcd=1' : '',
   );
 }
 

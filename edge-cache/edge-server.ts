@@ -14,6 +14,7 @@ import { PREFLIGHT_HEADERS, respondWithEntry, sendProblem, type Served } from '.
 import { OriginPool, UpstreamError } from './origin-pool.js';
 import { PlaybackAuth, VERDICT_RESPONSE, type RenditionCap } from './playback-auth.js';
 import { CappedManifests, isRenditionList, renditionOf } from './rendition-cap.js';
+import { CmcdMetrics, cmcdOf } from './cmcd.js';
 import { bearerToken, parseTarget, type MediaTarget } from './request-target.js';
 import { CompleteWaiter, StreamWaiter, type WaiterHost } from './waiters.js';
 
@@ -49,6 +50,7 @@ export class EdgeServer implements WaiterHost {
   private readonly registry: Registry;
   private readonly policies?: PolicyCache;
   private readonly capped = new CappedManifests();
+  private readonly cmcd: CmcdMetrics;
 
   constructor(deps: EdgeDeps, config: EdgeConfig) {
     this.config = resolveEdgeConfig(config);
@@ -91,6 +93,7 @@ export class EdgeServer implements WaiterHost {
     // signed media is refused: it is never served as if it were public.
     if (c.playbackSigningKey && (c.requireToken || deps.playbackPolicy)) this.auth = new PlaybackAuth(c.playbackSigningKey);
     if (!c.requireToken && deps.playbackPolicy) this.policies = new PolicyCache(deps.playbackPolicy);
+    this.cmcd = new CmcdMetrics(deps.metrics);
     this.server = http.createServer({ noDelay: true }, (req, res) => this.onRequest(req, res));
     // Longer than typical load-balancer idle timeouts, so the edge never closes a connection they reuse.
     this.server.keepAliveTimeout = 65_000;
@@ -179,6 +182,11 @@ export class EdgeServer implements WaiterHost {
       if (url === '/metrics') return void this.sendMetrics(res);
       if (url === '/time') return this.sendTime(res);
       return this.finished(sendProblem(res, 404, 'NOT_FOUND', 'the edge serves /live/{streamId}/... and /vod/{assetId}/...'), 'bypass');
+    }
+    // CMCD only costs a parse when the player sends it (a header, or the query parameter).
+    if (req.headers['cmcd-request'] !== undefined || req.headers['cmcd-object'] !== undefined || req.headers['cmcd-status'] !== undefined || req.headers['cmcd-session'] !== undefined || url.includes('CMCD=')) {
+      const c = cmcdOf(url, req.headers);
+      if (c) this.cmcd.observe(c);
     }
     const headOnly = method === 'HEAD';
     if (method !== 'GET' && !headOnly) {
