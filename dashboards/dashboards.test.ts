@@ -17,9 +17,9 @@ const SERVICE_DIRS = ['ingest', 'packager', 'origin', 'edge-cache', 'control-api
 const DS_UID = '${DS_PROMETHEUS}';
 
 /** Our families and the prom-client defaults (process_*, nodejs_*). */
-const KNOWN_PREFIX = /^(ingest|packager|origin|edge|http|process|nodejs|qos)_[a-z0-9_]*[a-z0-9]$/;
+const KNOWN_PREFIX = /^(ingest|packager|origin|edge|http|process|nodejs|qos|business|billing|entitlement)_[a-z0-9_]*[a-z0-9]$/;
 /** Prometheus naming: a unit or a suffix saying what the number is (prometheus.io/docs/practices/naming). */
-const UNIT_SUFFIX = /_(total|seconds|bytes|ratio|per_second|held|sessions|up)$/;
+const UNIT_SUFFIX = /_(total|seconds|bytes|ratio|per_second|held|sessions|up|accounts|subscriptions|payments)$/;
 /** Series a histogram or summary exposes besides its name; the family itself must carry a unit. */
 const HISTOGRAM_SERIES = /_(bucket|count|sum)$/;
 interface Target {
@@ -195,8 +195,8 @@ describe.each(dashboards)('dashboard $file', ({ file, dash }) => {
 });
 
 describe('dashboard set', () => {
-  it('has the four dashboards with distinct uids and titles', () => {
-    expect(files).toEqual(['control-api.json', 'edge.json', 'live-overview.json', 'viewer-qos.json']);
+  it('has the five dashboards with distinct uids and titles', () => {
+    expect(files).toEqual(['business.json', 'control-api.json', 'edge.json', 'live-overview.json', 'viewer-qos.json']);
     expect(new Set(dashboards.map((d) => d.dash.uid)).size).toBe(dashboards.length);
     expect(new Set(dashboards.map((d) => d.dash.title)).size).toBe(dashboards.length);
   });

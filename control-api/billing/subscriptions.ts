@@ -81,6 +81,7 @@ export class BillingService {
         labelNames: ['provider', 'result'],
         registers: [deps.metrics],
       });
+      for (const provider of ['local', 'stripe']) for (const result of ['processed', 'duplicate', 'ignored', 'signature_invalid']) this.events.inc({ provider, result }, 0);
     }
   }
 

@@ -41,6 +41,7 @@ export class Entitlements {
         labelNames: ['code'],
         registers: [deps.metrics],
       });
+      for (const code of ['PLAN_REQUIRED', 'SUBSCRIPTION_INACTIVE', 'STREAM_LIMIT_REACHED', 'DOWNLOADS_NOT_INCLUDED']) this.refusals.inc({ code }, 0);
     }
   }
 
