@@ -134,6 +134,13 @@ describe('dashboards and alerts on a real Prometheus', () => {
     expect(dead, `${dash.title}: ${dead.length} dead queries`).toEqual([]);
   });
 
+  it('exports build info and the VOD queue', async () => {
+    const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    expect((await query(`streamforge_build_info{version="${version}"}`)).data?.result).toHaveLength(1);
+    // The upload was transcoded: nothing waits.
+    expect(((await query('vod_jobs_queued')).data?.result[0] as { value: [number, string] }).value[1]).toBe('0');
+  });
+
   it('sees what hls.js reports over CMCD: requests by object type, buffer lengths and throughput', async () => {
     const value = async (expr: string) => Number(((await query(expr)).data?.result[0] as { value?: [number, string] } | undefined)?.value?.[1] ?? 0);
     expect(await value('sum(edge_cmcd_requests_total{ot=~"v|av|a"})')).toBeGreaterThan(5);
@@ -148,7 +155,7 @@ describe('dashboards and alerts on a real Prometheus', () => {
       const all = r.data.groups.flatMap((g) => g.rules);
       return all.length > 0 && all.every((x) => x.health !== 'unknown') ? all : undefined;
     }, 20_000, 500);
-    expect(rules.length).toBeGreaterThanOrEqual(10);
+    expect(rules.length).toBeGreaterThanOrEqual(11);
     const broken = rules.filter((x) => x.health !== 'ok').map((x) => `${x.name}: ${x.health} ${x.lastError ?? ''}`);
     expect(broken).toEqual([]);
     const missing: string[] = [];

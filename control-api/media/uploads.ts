@@ -137,6 +137,17 @@ export class UploadService {
         },
       });
       this.received = new Counter({ name: 'vod_upload_received_bytes_total', help: 'Upload bytes written to storage', registers });
+      // The VOD queue as pg-boss holds it (jobs ready to run and not taken): read at scrape time.
+      const queueState = async () => {
+        const [row] = await sql.query<{ n: number; wait: number }>(
+          `SELECT count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(start_after)), 0)::float8 AS wait
+             FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry') AND start_after <= now()`,
+          [VOD_QUEUE],
+        ).catch(() => [{ n: 0, wait: 0 }]);
+        return { n: Number(row?.n ?? 0), wait: Number(row?.wait ?? 0) };
+      };
+      new Gauge({ name: 'vod_jobs_queued', help: 'VOD transcode jobs waiting for a worker', registers, async collect() { this.set((await queueState()).n); } });
+      new Gauge({ name: 'vod_queue_oldest_wait_seconds', help: 'How long the oldest waiting VOD job has waited (0 when none waits)', registers, async collect() { this.set((await queueState()).wait); } });
     }
   }
 
