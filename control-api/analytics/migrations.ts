@@ -15,6 +15,7 @@ export const analyticsMigrations: Migration[] = [
         type text NOT NULL,
         received_at timestamptz NOT NULL DEFAULT now()
       );
+      CREATE INDEX qos_events_received ON qos_events (received_at);
       CREATE TABLE qos_views (
         session_id text PRIMARY KEY,
         media_id text NOT NULL,

@@ -71,8 +71,12 @@ function qosMetrics(registry: Registry): QosMetrics {
  * in the transaction that adds it to its view, so a replayed beacon or a redelivered batch changes
  * nothing; Prometheus series move only for events applied the first time.
  */
+/** Event ids are kept this long: a beacon resent later than this would count again (players resend within minutes). */
+const EVENT_ID_RETENTION = '7 days';
+
 export class QosAggregator {
   private readonly m?: QosMetrics;
+  private batches = 0;
 
   constructor(private readonly deps: { sql: Sql; logger: Logger; metrics?: Registry }) {
     if (deps.metrics) this.m = qosMetrics(deps.metrics);
@@ -111,6 +115,10 @@ export class QosAggregator {
       );
       return events;
     });
+    // Now and then, forget event ids old enough that no player resends them.
+    if (++this.batches % 1000 === 1) {
+      await this.deps.sql.query(`DELETE FROM qos_events WHERE received_at < now() - interval '${EVENT_ID_RETENTION}'`).catch((err: unknown) => this.deps.logger.warn({ err }, 'pruning QoS event ids failed'));
+    }
     for (const e of applied) {
       this.m?.events.inc({ type: e.type });
       if (e.type === 'start' && e.startupSeconds !== undefined) this.m?.startup.observe(e.startupSeconds);

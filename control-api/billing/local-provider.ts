@@ -130,7 +130,11 @@ export class LocalProvider implements PaymentProvider {
       { type: 'checkout.session.completed', data: { object: { id: s.id, object: 'checkout.session', mode: 'subscription', customer: s.urls.customer, client_reference_id: s.account_id, subscription, metadata } } },
       { type: 'customer.subscription.created', data: { object: this.subscriptionObject(subscription, s.urls.customer, plan, 'active', periodEnd, false, metadata) } },
       { type: 'invoice.paid', data: { object: this.invoiceObject(subscription, s.urls.customer, plan, method, periodEnd, true) } },
-    );
+    ).catch(async (err: unknown) => {
+      // Nothing was bought: the page can be submitted again.
+      await this.deps.sql.query(`UPDATE local_billing_sessions SET status = 'open' WHERE id = $1`, [s.id]);
+      throw err;
+    });
     return { status: 303, redirect: s.urls.success };
   }
 

@@ -87,6 +87,8 @@ export class DownloadService {
     }
     const rendition = input.rendition ?? allowed[0]?.name;
     if (!rendition || !allowed.some((r) => r.name === rendition)) throw badRequest('RENDITION_UNKNOWN', `the title has the renditions ${allowed.map((r) => r.name).join(', ')}`);
+    const key = this.config.edge.playbackSigningKey;
+    if (!key) throw new AppError(409, 'PLAYBACK_SIGNING_DISABLED', 'this server has no PLAYBACK_SIGNING_KEY: download URLs cannot be signed');
     const kids = await this.deps.keys.kidsOf(await this.deps.assets.keyOwners(title.assetId));
     const row = await this.deps.sql.tx(async (q) => {
       // One account's grants are counted under its row lock, so two devices racing cannot both pass.
@@ -106,8 +108,6 @@ export class DownloadService {
       return inserted;
     });
     await this.deps.devices.touch(accountId, input.device);
-    const key = this.config.edge.playbackSigningKey;
-    if (!key) throw new AppError(409, 'PLAYBACK_SIGNING_DISABLED', 'this server has no PLAYBACK_SIGNING_KEY: download URLs cannot be signed');
     const ttlSeconds = Math.max(60, Math.min(PLAYBACK_TOKEN_MAX_TTL_SECONDS, Math.floor((new Date(row.expires_at).getTime() - Date.now()) / 1000)));
     const token = signPlaybackToken(key, { sub: title.assetId, ttlSeconds, pid: viewer.profileId, maxh: terms.maxResolution, xr: over.size ? [...over] : undefined });
     const edge = toOrigin('http', this.config.publicHost, this.config.ports.edge);
