@@ -3,6 +3,7 @@ import { AppError, type Sql } from '../../platform/index.js';
 import type { BillingEvent, CheckoutInput, PaymentProvider } from './payment-provider.js';
 import { toPlanView, type PlanRow, type PlanService } from './plans.js';
 import type { BillingService } from './subscriptions.js';
+import { escapeHtml } from '../http/html.js';
 
 /** A test card that is always declined (as Stripe's 4000 0000 0000 0002). */
 export const DECLINED_TEST_CARD = '4000000000000002';
@@ -21,7 +22,6 @@ interface LocalSessionRow {
 }
 
 const newId = (prefix: string) => `${prefix}_local_${crypto.randomBytes(12).toString('hex')}`;
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const periodSeconds = (plan: PlanRow) => (plan.billing_interval === 'year' ? 365 : 30) * 86_400;
 

@@ -16,6 +16,7 @@ import {
 } from './schemas.js';
 import type { CatalogSearch } from './search.js';
 import type { TitleService } from './titles.js';
+import { escapeHtml } from '../http/html.js';
 
 /** What the catalog routes are built from. */
 export interface CatalogRouteDeps {
@@ -31,7 +32,6 @@ export interface CatalogRouteDeps {
 }
 
 const Html = Type.String({ description: 'text/html' });
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** Titles, genres, search, collections and browse rows. */
 export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteDeps> = async (app, deps) => {
