@@ -21,7 +21,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # Debian starts these daemons on install; the platform and the tests run their own.
-  for svc in nginx redis-server postgresql; do $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; done
+  for svc in nginx redis-server postgresql prometheus; do $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; done
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
