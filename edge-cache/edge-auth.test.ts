@@ -58,6 +58,11 @@ describe('playback authorization at the edge (EDGE_REQUIRE_TOKEN=true)', () => {
       const viaHeader = await get(`${edge.url}${master}`, { authorization: `Bearer ${token}` });
       expect(viaHeader.status).toBe(403);
     }
+    // Each refusal is counted by reason (16 refusals: the query and header form of each case, and the missing one).
+    expect(await metricValue(edge.registry, 'edge_token_refusals_total', '{reason="missing"}')).toBe(1);
+    expect(await metricValue(edge.registry, 'edge_token_refusals_total', '{reason="expired"}')).toBe(2);
+    expect(await metricValue(edge.registry, 'edge_token_refusals_total', '{reason="wrong_media"}')).toBe(2);
+    expect(await metricValue(edge.registry, 'edge_token_refusals_total', '{reason="invalid"}')).toBe(12);
     // Blocking reloads and media are guarded the same way.
     expect((await get(`${edge.url}/live/s1/720p/index.m3u8?_HLS_msn=1&token=${expired}`)).status).toBe(403);
     expect(origin.requests).toEqual([]);

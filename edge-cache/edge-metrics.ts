@@ -2,6 +2,9 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from '../platform/index.js';
 import type { CacheOutcome } from './contract.js';
 
+/** Why the edge refused a token (bounded: the label of edge_token_refusals_total). */
+export const REFUSAL_REASONS = ['missing', 'invalid', 'expired', 'wrong_media', 'rendition'] as const;
+
 const OUTCOMES: readonly CacheOutcome[] = ['hit', 'miss', 'stale', 'coalesced', 'bypass'];
 const OUTCOME_INDEX: Record<CacheOutcome, number> = { hit: 0, miss: 1, stale: 2, coalesced: 3, bypass: 4 };
 
@@ -21,6 +24,7 @@ export class EdgeMetrics {
   private readonly requestCounts = new Map<number, number>();
   private readonly totals = { bytesServed: 0, coalesced: 0, evictions: 0 };
   private readonly upstreamSeconds: Histogram<'origin' | 'status'>;
+  private readonly refusals: Counter<'reason'>;
 
   constructor(registry: Registry, sources: EdgeGaugeSources) {
     const registers = [registry];
@@ -96,6 +100,13 @@ export class EdgeMetrics {
         for (const o of sources.origins()) this.set({ origin: o.origin }, o.up ? 1 : 0);
       },
     });
+    this.refusals = new Counter({
+      name: 'edge_token_refusals_total',
+      help: 'Media requests refused for their playback token: missing, invalid, expired, wrong_media, rendition (above the plan\'s resolution cap)',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of REFUSAL_REASONS) this.refusals.inc({ reason }, 0);
     this.upstreamSeconds = new Histogram({
       name: 'edge_upstream_request_duration_seconds',
       help: 'Upstream fetches from start to the end of the body (blocking reloads include the hold)',
@@ -113,6 +124,11 @@ export class EdgeMetrics {
   }
 
   /** Counts a request that joined a flight. */
+  /** A request refused for its token (refusals are rare: a labelled inc is fine here). */
+  tokenRefused(reason: (typeof REFUSAL_REASONS)[number]): void {
+    this.refusals.inc({ reason });
+  }
+
   coalescedWaiter(): void {
     this.totals.coalesced++;
   }

@@ -224,6 +224,7 @@ export class EdgeServer implements WaiterHost {
       const token = target.token ?? bearerToken(req.headers.authorization);
       const verdict = this.auth.check(target.mediaId, token);
       if (verdict !== 'ok') {
+        this.metrics.tokenRefused(verdict === 'wrong-subject' ? 'wrong_media' : verdict);
         const r = VERDICT_RESPONSE[verdict];
         const challenge = r.status === 401 ? 'Bearer realm="playback"' : 'Bearer realm="playback", error="invalid_token"';
         return this.finished(sendProblem(res, r.status, r.code, r.detail, ['www-authenticate', challenge], headOnly), 'bypass');
@@ -241,6 +242,7 @@ export class EdgeServer implements WaiterHost {
   private serveCapped(req: http.IncomingMessage, res: http.ServerResponse, t: MediaTarget, cap: RenditionCap): void {
     const rendition = renditionOf(t.key);
     if (rendition !== undefined && cap.excluded.has(rendition)) {
+      this.metrics.tokenRefused('rendition');
       return this.finished(sendProblem(res, 403, 'RENDITION_NOT_ALLOWED', `this playback is capped at ${cap.maxh} lines: rendition ${rendition} is above it`, [], req.method === 'HEAD'), 'bypass');
     }
     if (!isRenditionList(t.key)) return this.serveMedia(req, res, t);

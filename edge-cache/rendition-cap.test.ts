@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toMpd, toMultivariantPlaylist } from '../packager/index.js';
 import { signPlaybackToken } from './playback-auth.js';
 import { capHlsMultivariant, capMpd } from './rendition-cap.js';
-import { get, startEdge, type TestEdge } from './test-helpers.js';
+import { get, metricValue, startEdge, type TestEdge } from './test-helpers.js';
 import { TestOrigin } from './test-origin.js';
 
 const mpdParser = createRequire(import.meta.url)('mpd-parser') as {
@@ -104,6 +104,7 @@ describe('resolution caps at the edge', () => {
     const refused = await get(`${edge.url}/t/${capped}/vod/asset1/1080p/seg-0.m4s`);
     expect(refused.status).toBe(403);
     expect(JSON.parse(refused.body.toString()).code).toBe('RENDITION_NOT_ALLOWED');
+    expect(await metricValue(edge.registry, 'edge_token_refusals_total', '{reason="rendition"}')).toBe(1);
     expect((await get(`${edge.url}/t/${capped}/vod/asset1/720p/seg-0.m4s`)).body.toString()).toBe('media of 720p');
     expect((await get(`${edge.url}/t/${capped}/vod/asset1/audio/seg-0.m4s`)).status).toBe(200);
     expect((await get(`${edge.url}/t/${full}/vod/asset1/1080p/seg-0.m4s`)).body.toString()).toBe('media of 1080p');
