@@ -249,17 +249,7 @@ export class EdgeServer implements WaiterHost {
     const now = Date.now();
     const entry = this.store.get(t.key);
     if (entry !== undefined && now < entry.freshUntil) return this.finished(respondWithEntry(req, res, this.capped.of(entry, cap.maxh), now, 'HIT'), 'hit');
-    if (res.destroyed) return;
-    const joining = this.coalescer.get(t.key) !== undefined;
-    const waiter = new CompleteWaiter(this, req, res, (e) => this.capped.of(e, cap.maxh));
-    if (joining) {
-      waiter.outcome = 'coalesced';
-      this.metrics.coalescedWaiter();
-    }
-    const flight: Flight = this.coalescer.join(t.key, waiter);
-    res.once('close', () => {
-      if (!waiter.done) this.coalescer.leave(flight, waiter);
-    });
+    this.fetchFor(req, res, t.key, (e) => this.capped.of(e, cap.maxh));
   }
 
   private serveMedia(req: http.IncomingMessage, res: http.ServerResponse, t: MediaTarget): void {
@@ -289,13 +279,14 @@ export class EdgeServer implements WaiterHost {
   }
 
   /** Joins (or starts) the upstream fetch for `key`. */
-  private fetchFor(req: http.IncomingMessage, res: http.ServerResponse, key: string): void {
+  private fetchFor(req: http.IncomingMessage, res: http.ServerResponse, key: string, view?: (entry: CacheEntry) => CacheEntry): void {
     if (res.destroyed) return;
     const joining = this.coalescer.get(key) !== undefined;
     const h = req.headers;
+    // A derived view (a capped manifest) needs the whole object, as HEAD, Range and conditionals do.
     const whole =
-      req.method === 'HEAD' || h.range !== undefined || h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined;
-    const waiter = whole ? new CompleteWaiter(this, req, res) : new StreamWaiter(this, req, res);
+      view !== undefined || req.method === 'HEAD' || h.range !== undefined || h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined;
+    const waiter = whole ? new CompleteWaiter(this, req, res, view) : new StreamWaiter(this, req, res);
     if (joining) {
       waiter.outcome = 'coalesced';
       this.metrics.coalescedWaiter();

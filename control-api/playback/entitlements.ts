@@ -2,7 +2,7 @@ import { Counter, type Registry } from 'prom-client';
 import { AppError, type Config } from '../../platform/index.js';
 import type { DeviceInput, DeviceService } from '../billing/devices.js';
 import type { PlanService } from '../billing/plans.js';
-import type { BillingService } from '../billing/subscriptions.js';
+import type { ActiveSubscription, BillingService } from '../billing/subscriptions.js';
 import type { PlaybackSessions, PlaybackSessionView } from './playback-sessions.js';
 
 /** What a viewer may do with a title they may play. */
@@ -58,6 +58,14 @@ export class Entitlements {
   /** The plan limits for a title, or the refusal. */
   private async limits(accountId: string, requiredPlan: string | null): Promise<{ streamingLimit: number; maxResolution?: number; planId?: string }> {
     const sub = await this.deps.billing.current(accountId);
+    await this.requirePlan(sub, requiredPlan);
+    if (sub?.entitled) return { streamingLimit: sub.plan.streaming_limit, maxResolution: sub.plan.max_resolution, planId: sub.plan.id };
+    if (this.config.freeStreamingLimit === 0) throw new AppError(403, 'SUBSCRIPTION_INACTIVE', 'playback needs a subscription (POST /v1/subscriptions/checkout)');
+    return { streamingLimit: this.config.freeStreamingLimit };
+  }
+
+  /** A title with a requiredPlan needs an entitling subscription of that tier or above. */
+  private async requirePlan(sub: ActiveSubscription | undefined, requiredPlan: string | null): Promise<void> {
     if (requiredPlan) {
       if (!sub?.entitled) {
         const why = !sub ? 'this account has no subscription' : sub.row.status === 'past_due' ? 'the last payment failed and the grace period is over' : `the subscription is ${sub.row.status}`;
@@ -67,9 +75,6 @@ export class Entitlements {
         throw new AppError(403, 'PLAN_REQUIRED', `this title needs the ${requiredPlan} plan or above; this account has ${sub.plan.name}: change plans in the portal (POST /v1/subscriptions/portal)`, undefined, { requiredPlan, currentPlan: sub.plan.id });
       }
     }
-    if (sub?.entitled) return { streamingLimit: sub.plan.streaming_limit, maxResolution: sub.plan.max_resolution, planId: sub.plan.id };
-    if (this.config.freeStreamingLimit === 0) throw new AppError(403, 'SUBSCRIPTION_INACTIVE', 'playback needs a subscription (POST /v1/subscriptions/checkout)');
-    return { streamingLimit: this.config.freeStreamingLimit };
   }
 
   forTitle(input: { accountId: string; profileId: string; title: EntitledTitle; device?: DeviceInput }): Promise<EntitlementGrant> {
@@ -100,7 +105,7 @@ export class Entitlements {
   private async decideDownload(accountId: string, title: EntitledTitle): Promise<{ planId: string; devices: number; days: number; maxResolution: number }> {
     const sub = await this.deps.billing.current(accountId);
     if (!sub?.entitled) throw new AppError(403, 'SUBSCRIPTION_INACTIVE', 'downloads need an active subscription (POST /v1/subscriptions/checkout)');
-    await this.limits(accountId, title.requiredPlan);
+    await this.requirePlan(sub, title.requiredPlan);
     if (!sub.plan.downloads_allowed) {
       throw new AppError(403, 'DOWNLOADS_NOT_INCLUDED', `the ${sub.plan.name} plan does not include downloads: change plans in the portal (POST /v1/subscriptions/portal)`, undefined, { currentPlan: sub.plan.id });
     }
