@@ -31,7 +31,7 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
   const logs = new Map<string, string>();
   let databaseUrl: string;
   let env: Record<string, string>;
-  let ports: Record<'api' | 'api2' | 'rtmp' | 'ingestHttp' | 'origin1' | 'origin2' | 'edge' | 'metrics' | 'vod1' | 'vod2', number>;
+  let ports: Record<'api' | 'api2' | 'rtmp' | 'ingestHttp' | 'origin1' | 'origin2' | 'edge' | 'metrics' | 'vod1' | 'vod2' | 'analytics', number>;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'split-data-'));
   let publisher: ChildProcess | undefined;
 
@@ -60,8 +60,8 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
     const s3 = new S3BlobStore({ bucket, endpoint: t.s3Endpoint, region: 'us-east-1', accessKeyId: t.s3AccessKeyId, secretAccessKey: t.s3SecretAccessKey, forcePathStyle: true });
     await s3.s3.send(new CreateBucketCommand({ Bucket: bucket }));
     await s3.close();
-    const [api_, api2, rtmp, ingestHttp, origin1, origin2, edge, metrics, vod1, vod2] = await Promise.all(Array.from({ length: 10 }, () => freePort()));
-    ports = { api: api_, api2, rtmp, ingestHttp, origin1, origin2, edge, metrics, vod1, vod2 };
+    const [api_, api2, rtmp, ingestHttp, origin1, origin2, edge, metrics, vod1, vod2, analytics] = await Promise.all(Array.from({ length: 11 }, () => freePort()));
+    ports = { api: api_, api2, rtmp, ingestHttp, origin1, origin2, edge, metrics, vod1, vod2, analytics };
     env = {
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
@@ -94,6 +94,8 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
       VOD_X264_PRESET: 'medium',
       // A killed worker's job is retried once this timeout passes.
       VOD_JOB_TIMEOUT_SECONDS: '40',
+      // A killed aggregator's unacknowledged beacons go to the next one after this.
+      BUS_CLAIM_IDLE_SECONDS: '3',
     };
     run('control-api', 'control-api');
     await waitUntil('control-api', () => healthy(`http://127.0.0.1:${api_}/healthz`), 60_000);
@@ -188,7 +190,9 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
       if (a.status === 'errored') throw new Error(JSON.stringify(a.errors));
       return a.status === 'ready' ? a : undefined;
     }, 150_000, 500);
-    await waitUntil('the VOD playlist at the edge', async () => (await getText(playlist)).includes('#EXT-X-ENDLIST'), 10_000, 200);
+    // Final playlists are kept 10 s by the edge, and s3rver can hand the origin one cut short while it is
+    // being written: allow two lifetimes for a whole one to arrive.
+    await waitUntil('the VOD playlist at the edge', async () => (await getText(playlist)).includes('#EXT-X-ENDLIST'), 25_000, 200);
     polling = false;
     await poll;
     expect(killedAt).toBeLessThan(20);
@@ -199,6 +203,53 @@ describe('split deployment: one process per service on Postgres, Redis and S3', 
     const workerMetrics = await getText(`http://127.0.0.1:${ports.vod2}/metrics`);
     expect(workerMetrics).toMatch(/vod_jobs_total\{outcome="ready"\} 1/);
   }, 240_000);
+
+  it('a killed analytics aggregator: the next one resumes from the consumer group, every beacon counted once', async () => {
+    const base = `http://127.0.0.1:${ports.api}`;
+    const token = await signUp(base);
+    const stream = (await api(base, 'POST', '/v1/live-streams', { title: 'watched' }, token)).body;
+    const views = async () => (await api(base, 'GET', `/v1/live-streams/${stream.id}/analytics`, undefined, token)).body;
+    const beacon = (i: number) => api(base, 'POST', '/v1/qos', {
+      sessionId: `view-${i}-${stream.id}`, mediaId: stream.id, mediaKind: 'live', viewerId: `viewer-${i % 7}`,
+      events: [
+        { id: `start-${i}-${stream.id}`, type: 'start', at: Date.now(), startupSeconds: 1 },
+        { id: `stall-${i}-${stream.id}`, type: 'rebuffer', at: Date.now(), durationSeconds: 0.5 },
+        { id: `play-${i}-${stream.id}`, type: 'playing', at: Date.now(), watchedSeconds: 10 },
+      ],
+    });
+    const send = async (from: number, to: number) => {
+      for (let i = from; i < to; i += 20) {
+        const statuses = await Promise.all(Array.from({ length: Math.min(20, to - i) }, (_, k) => beacon(i + k).then((r) => r.status)));
+        expect(statuses.every((st) => st === 202)).toBe(true);
+      }
+    };
+    run('analytics', 'analytics', { METRICS_PORT: String(ports.analytics) });
+    await waitUntil('the aggregator', () => healthy(`http://127.0.0.1:${ports.analytics}/healthz`), 60_000);
+    // Killed while it works through a backlog: what it read but had not acknowledged stays pending.
+    const sending = send(0, 300);
+    await waitUntil('the aggregator to be part-way through', async () => (await views()).views > 0, 30_000, 20);
+    const exited = new Promise((r) => procs.get('analytics')!.once('exit', r));
+    procs.get('analytics')!.kill('SIGKILL');
+    await exited;
+    await sending;
+    const atKill = (await views()).views;
+    // While no aggregator runs, beacons still arrive: the stream keeps them.
+    await send(300, 400);
+    expect((await views()).views).toBe(atKill);
+    run('analytics', 'analytics', { METRICS_PORT: String(ports.analytics) });
+    const done = await waitUntil('every view counted', async () => {
+      const a = await views();
+      return a.views >= 400 ? a : undefined;
+    }, 60_000, 250);
+    // Pending entries are claimed after BUS_CLAIM_IDLE_SECONDS; let any double delivery show itself.
+    await new Promise((r) => setTimeout(r, 4000));
+    const after = await views();
+    expect({ ...after, from: 0, to: 0 }).toEqual({ ...done, from: 0, to: 0 });
+    expect(after).toMatchObject({ views: 400, uniqueViewers: 7, watchTimeSeconds: 4000, rebufferCount: 400, rebufferRatio: 0.05, startupSeconds: { p50: 1, p95: 1 } });
+    expect(atKill).toBeLessThan(400);
+    const metricsText = await getText(`http://127.0.0.1:${ports.analytics}/metrics`);
+    expect(metricsText).toMatch(/qos_events_total\{type="start"\} \d+/);
+  }, 180_000);
 
   it('holds a plan’s concurrent-stream limit across two control-api processes on one Redis', async () => {
     run('control-api2', 'control-api', { API_PORT: String(ports.api2) });

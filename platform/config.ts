@@ -37,6 +37,8 @@ export interface Config {
   kafkaBrokers?: string[];
   /** Which bus adapter carries events. */
   busDriver: 'memory' | 'redis' | 'kafka';
+  /** [BUS_CLAIM_IDLE_SECONDS] A grouped Redis Streams message unacknowledged this long (its consumer died) is handed to another consumer. */
+  busClaimIdleSeconds: number;
   auth: {
     jwtSecret: string;
     issuer: string;
@@ -287,6 +289,7 @@ export function loadConfig(env: Env = process.env, opts: { localSecrets?: boolea
       : undefined,
     kafkaBrokers: kafka?.length ? kafka : undefined,
     busDriver,
+    busClaimIdleSeconds: num(env, 'BUS_CLAIM_IDLE_SECONDS', 30, 1, 3600),
     auth: {
       // Without JWT_SECRET (development), a random secret: tokens do not survive a restart.
       jwtSecret: jwtSecret || crypto.randomBytes(32).toString('hex'),

@@ -73,7 +73,7 @@ export function createBus<T extends TopicMap>(config: Config, logger: Logger): B
       return new MemoryBus<T>({ logger });
     case 'redis':
       if (!config.redisUrl) throw new ConfigError('BUS_DRIVER=redis needs REDIS_URL');
-      return new RedisBus<T>({ logger }, { url: config.redisUrl });
+      return new RedisBus<T>({ logger }, { url: config.redisUrl, claimIdleMs: config.busClaimIdleSeconds * 1000 });
     case 'kafka':
       if (!config.kafkaBrokers?.length) throw new ConfigError('BUS_DRIVER=kafka needs KAFKA_BROKERS');
       return new KafkaBus<T>({ logger }, { brokers: config.kafkaBrokers });
